@@ -1,0 +1,1 @@
+"""Code shared by the POMS services: contracts, bus, database, catalog and batch adapters."""

@@ -1,0 +1,150 @@
+"""Commands (imperative) and events (past tense) exchanged by the services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    """Base of every payload; ``kind`` decides the routing-key prefix."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: ClassVar[Literal["command", "event"]]
+    schema_version: ClassVar[int] = 1
+
+
+class Command(Message):
+    kind: ClassVar[Literal["command", "event"]] = "command"
+
+
+class Event(Message):
+    kind: ClassVar[Literal["command", "event"]] = "event"
+
+
+# ---- commands -------------------------------------------------------------------------
+
+
+class LaunchCampaign(Command):
+    """Launch the unique leading stage of a campaign."""
+
+    campaign_id: int
+    launcher: str
+    test: bool = False
+
+
+class LaunchStage(Command):
+    """Launch one stage, optionally on a given dataset (dependent launches)."""
+
+    stage_id: int
+    launcher: str
+    dataset_override: str | None = None
+    test: bool = False
+    parent_submission_id: int | None = None
+    param_overrides: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class LaunchSubmission(Command):
+    """Run the launch of an already allocated submission."""
+
+    submission_id: int
+
+
+# ---- events ---------------------------------------------------------------------------
+
+
+class SubmissionLaunched(Event):
+    submission_id: int
+    batch_id: str | None
+    backend: str
+    command: str
+    log_path: str
+
+
+class LaunchFailed(Event):
+    submission_id: int
+    reason: str
+    log_path: str | None = None
+
+
+class JobEvent(BaseModel):
+    """One observation of one batch job; ``seq`` orders observations from one source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    source: str
+    backend: str
+    batch_job_id: str
+    submission_id: int
+    state: Literal["idle", "running", "held", "completed", "failed", "cancelled", "removed"]
+    seq: int
+    at: datetime
+    exit_code: int | None = None
+    node: str | None = None
+    log_path: str | None = None
+
+
+class JobEventsReported(Event):
+    events: list[JobEvent]
+
+
+class DeclaredFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    location: str | None = None
+    size: int | None = None
+    parents: list[str] = Field(default_factory=list)
+    software_version: str | None = None
+    metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class FilesDeclared(Event):
+    """Output files declared by a job (through the API or the local backend)."""
+
+    experiment: str
+    submission_id: int | None = None
+    batch_job_id: str | None = None
+    files: list[DeclaredFile]
+
+
+class SubmissionStatusChanged(Event):
+    submission_id: int
+    stage_id: int
+    campaign_id: int | None
+    old_status: str | None
+    new_status: str
+
+
+class SubmissionCompleted(Event):
+    submission_id: int
+    stage_id: int
+    campaign_id: int | None
+
+
+class SubmissionLocated(Event):
+    submission_id: int
+    stage_id: int
+    campaign_id: int | None
+
+
+class CampaignCompleted(Event):
+    campaign_id: int
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.__name__: cls
+    for cls in (
+        LaunchCampaign,
+        LaunchStage,
+        LaunchSubmission,
+        SubmissionLaunched,
+        LaunchFailed,
+        JobEventsReported,
+        FilesDeclared,
+        SubmissionStatusChanged,
+        SubmissionCompleted,
+        SubmissionLocated,
+        CampaignCompleted,
+    )
+}

@@ -1,0 +1,72 @@
+"""Settings from environment variables; the mode is chosen here, never by code edits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a service needs to know about its surroundings."""
+
+    mode: str = "embedded"
+    var_dir: Path = field(default_factory=lambda: Path("var").resolve())
+    database_url: str = ""
+    bus: str = "memory"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    metrics_port: int = 0
+    local_batch_slots: int = 4
+    poll_interval: float = 1.0
+    launch_timeout: float = 600.0
+    experiment: str = "demo"
+
+    @property
+    def web_url(self) -> str:
+        """Base URL jobs and tools use to reach the web service."""
+        return f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def batch_dir(self) -> Path:
+        return self.var_dir / "batch" / "local"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "logs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read POMS_* environment variables; keyword overrides win (used by tests)."""
+    mode = _env("POMS_MODE", "embedded")
+    if mode not in ("embedded", "distributed"):
+        raise ValueError(f"POMS_MODE must be 'embedded' or 'distributed', not {mode!r}")
+    var_dir = Path(_env("POMS_VAR_DIR", "var")).resolve()
+    default_db = (
+        f"sqlite:///{var_dir / 'poms.sqlite'}"
+        if mode == "embedded"
+        else "postgresql+psycopg2://postgres@127.0.0.1:5432/poms"
+    )
+    values: dict[str, object] = {
+        "mode": mode,
+        "var_dir": var_dir,
+        "database_url": _env("POMS_DATABASE_URL", default_db),
+        "bus": _env("POMS_BUS", "memory" if mode == "embedded" else "rabbitmq"),
+        "amqp_url": _env("POMS_AMQP_URL", Settings.amqp_url),
+        "web_host": _env("POMS_WEB_HOST", Settings.web_host),
+        "web_port": int(_env("POMS_WEB_PORT", str(Settings.web_port))),
+        "metrics_port": int(_env("POMS_METRICS_PORT", "0")),
+        "local_batch_slots": int(_env("POMS_LOCAL_BATCH_SLOTS", "4")),
+        "poll_interval": float(_env("POMS_POLL_INTERVAL", "1.0")),
+        "launch_timeout": float(_env("POMS_LAUNCH_TIMEOUT", "600")),
+        "experiment": _env("POMS_DEMO_EXPERIMENT", "demo"),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
