@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from poms_shared.broker.errors import PublishNackedError, UnroutableError
 from poms_shared.broker.names import QueueSpec
 from poms_shared.contracts import Envelope
 
@@ -54,4 +55,12 @@ class Bus(Protocol):
         """Stop consuming and close connections."""
 
 
-__all__ = ["BatchHandler", "Bus", "Handler", "PermanentError", "QueueSpec"]
+__all__ = [
+    "BatchHandler",
+    "Bus",
+    "Handler",
+    "PermanentError",
+    "PublishNackedError",
+    "QueueSpec",
+    "UnroutableError",
+]

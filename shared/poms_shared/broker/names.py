@@ -42,9 +42,7 @@ CAMPAIGN_MANAGER_EVENTS = QueueSpec(
         routing_key("event", "CampaignCompleted"),
     ),
 )
-LAUNCHER_COMMANDS = QueueSpec(
-    "launcher", "commands", (routing_key("command", "LaunchSubmission"),)
-)
+LAUNCHER_COMMANDS = QueueSpec("launcher", "commands", (routing_key("command", "LaunchSubmission"),))
 TRACKER_LAUNCHES = QueueSpec(
     "tracker",
     "launches",

@@ -83,9 +83,7 @@ class Submission(Base):
 class SubmissionHistory(Base):
     __tablename__ = "submission_histories"
     history_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.submission_id"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.submission_id"), index=True)
     status_id: Mapped[int] = mapped_column(ForeignKey("submission_statuses.status_id"))
     created: Mapped[datetime] = mapped_column(default=utcnow)
     reason: Mapped[str | None] = mapped_column(Text)
@@ -94,9 +92,7 @@ class SubmissionHistory(Base):
 class Job(Base):
     __tablename__ = "jobs"
     job_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    submission_id: Mapped[int] = mapped_column(
-        ForeignKey("submissions.submission_id"), index=True
-    )
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.submission_id"), index=True)
     backend: Mapped[str] = mapped_column(String(32))
     batch_job_id: Mapped[str] = mapped_column(String(255))
     state: Mapped[int] = mapped_column(Integer)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
-
 from poms_shared.db import models, tables  # noqa: F401  (register every table)
 from poms_shared.db.base import Base
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
 
 config = context.config
 target_metadata = Base.metadata
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

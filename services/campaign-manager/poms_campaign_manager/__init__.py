@@ -1,0 +1,1 @@
+"""Campaign manager: decides what to launch and when."""

@@ -1,0 +1,1 @@
+"""Database access for the campaign manager."""

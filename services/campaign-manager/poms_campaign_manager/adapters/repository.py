@@ -1,0 +1,153 @@
+"""Loads campaign graphs and writes new submissions and dependency datasets."""
+
+from __future__ import annotations
+
+from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
+from poms_shared.db.snapshots import row_to_dict, snapshot
+from poms_shared.db.submissions import record_status
+from poms_shared.db.tables import Dataset, DatasetFile, File, Submission
+from poms_shared.domain.dag import Edge
+from poms_shared.domain.patterns import matches_any, split_patterns
+from poms_shared.domain.statuses import SubmissionStatus
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise LookupError(f"campaign {campaign_id} does not exist")
+    return campaign
+
+
+def get_stage(session: Session, stage_id: int, *, lock: bool = False) -> CampaignStage:
+    """The stage row; ``lock`` serialises decisions about one stage across replicas."""
+    query = select(CampaignStage).where(CampaignStage.campaign_stage_id == stage_id)
+    if lock:
+        query = query.with_for_update()
+    stage = session.scalar(query)
+    if stage is None:
+        raise LookupError(f"campaign stage {stage_id} does not exist")
+    return stage
+
+
+def campaign_edges(session: Session, stage_ids: list[int]) -> list[Edge]:
+    """Dependencies touching any of the stages."""
+    rows = session.scalars(
+        select(CampaignDependency).where(
+            or_(
+                CampaignDependency.upstream_stage_id.in_(stage_ids),
+                CampaignDependency.downstream_stage_id.in_(stage_ids),
+            )
+        )
+    )
+    return [Edge(r.upstream_stage_id, r.downstream_stage_id, r.file_patterns) for r in rows]
+
+
+def allocate_submission(
+    session: Session,
+    stage: CampaignStage,
+    *,
+    launcher: str,
+    dataset: str | None,
+    test: bool,
+    parent_submission_id: int | None = None,
+) -> Submission:
+    """A new submission in status New with the configuration snapshots of this launch."""
+    creator = session.scalar(select(Experimenter).where(Experimenter.username == launcher))
+    params: dict[str, object] = {"dataset": dataset if dataset is not None else stage.dataset}
+    if test:
+        params["test"] = 1
+    if parent_submission_id is not None:
+        params["parent"] = parent_submission_id
+    submission = Submission(
+        campaign_stage_id=stage.campaign_stage_id,
+        creator_id=creator.experimenter_id if creator else None,
+        launcher=launcher,
+        status_id=int(SubmissionStatus.NEW),
+        submission_params=params,
+        stage_snapshot_id=snapshot(session, "stage", stage.campaign_stage_id, row_to_dict(stage)),
+        job_type_snapshot_id=snapshot(
+            session, "job_type", stage.job_type_id, row_to_dict(stage.job_type)
+        ),
+        login_setup_snapshot_id=snapshot(
+            session, "login_setup", stage.login_setup_id, row_to_dict(stage.login_setup)
+        ),
+    )
+    session.add(submission)
+    session.flush()
+    record_status(session, submission, SubmissionStatus.NEW, reason=f"launched by {launcher}")
+    if stage.campaign is not None and not stage.campaign.active:
+        stage.campaign.active = True  # launching any stage re-activates its campaign
+    return submission
+
+
+def located_submissions(session: Session, stage_ids: list[int]) -> tuple[set[int], set[int]]:
+    """(stages with a Located submission, stages with a submission still in flight)."""
+    rows = session.execute(
+        select(Submission.campaign_stage_id, Submission.status_id).where(
+            Submission.campaign_stage_id.in_(stage_ids)
+        )
+    )
+    located: set[int] = set()
+    active: set[int] = set()
+    for stage_id, status_id in rows:
+        status = SubmissionStatus(status_id)
+        if status == SubmissionStatus.LOCATED:
+            located.add(stage_id)
+        elif status.is_active:
+            active.add(stage_id)
+    return located, active
+
+
+def define_dependency_dataset(
+    session: Session, upstream: Submission, name: str, file_patterns: str, creator: str
+) -> int:
+    """Snapshot the upstream outputs matching the patterns as a named dataset; its size."""
+    experiment = upstream.stage.experiment
+    patterns = split_patterns(file_patterns)
+    files = [
+        f
+        for f in session.scalars(
+            select(File).where(
+                File.producing_submission_id.in_(_lineage_ids(session, upstream)),
+                File.location.is_not(None),
+            )
+        )
+        if matches_any(f.name, patterns)
+    ]
+    dataset = session.scalar(
+        select(Dataset).where(Dataset.experiment == experiment, Dataset.name == name)
+    )
+    if dataset is None:
+        dataset = Dataset(
+            experiment=experiment,
+            name=name,
+            creator=creator,
+            description=f"outputs of submission {upstream.submission_id} "
+            f"matching {file_patterns or '%'}",
+        )
+        session.add(dataset)
+        session.flush()
+    known = set(
+        session.scalars(
+            select(DatasetFile.file_id).where(DatasetFile.dataset_id == dataset.dataset_id)
+        )
+    )
+    # Keep the larger definition, as the original does: a re-run never shrinks a dataset.
+    session.add_all(
+        DatasetFile(dataset_id=dataset.dataset_id, file_id=f.file_id)
+        for f in files
+        if f.file_id not in known
+    )
+    return len(known | {f.file_id for f in files})
+
+
+def _lineage_ids(session: Session, submission: Submission) -> list[int]:
+    """The submission and its recovery children: dependents build on all their outputs."""
+    children = session.scalars(
+        select(Submission.submission_id).where(
+            Submission.recovery_parent_id == submission.submission_id
+        )
+    )
+    return [submission.submission_id, *children]

@@ -1,0 +1,1 @@
+"""Pure launch-decision rules of the campaign manager."""

@@ -1,0 +1,1 @@
+"""Launcher: composes and runs launch commands."""

@@ -1,0 +1,1 @@
+"""Runners and database access of the launcher."""

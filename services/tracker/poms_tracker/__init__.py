@@ -1,0 +1,1 @@
+"""Tracker: jobs, files, submission status and completion."""

@@ -1,0 +1,92 @@
+"""Wiring of the tracker (reused by the embedded runner and tests)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from poms_shared.batch.local import LocalBatch
+from poms_shared.broker import Bus, PermanentError
+from poms_shared.broker.names import TRACKER_JOB_EVENTS, TRACKER_LAUNCHES
+from poms_shared.contracts import Envelope
+from poms_shared.db.messaging import UnitOfWork, claim_inbox
+from poms_shared.db.session import Database
+from poms_shared.domain.statuses import JobState
+from poms_shared.runtime.loop import Loop
+from poms_shared.runtime.service import HandlerRegistry, Service, transactional
+from poms_shared.settings import Settings
+
+from poms_tracker import handlers
+
+log = logging.getLogger(__name__)
+NAME = "tracker"
+
+
+def batch_handler(
+    db: Database, registry: HandlerRegistry, after_commit: Callable[[], None]
+) -> Callable[[list[Envelope]], None]:
+    """One transaction (and one commit) for a whole micro-batch of job/file events."""
+
+    def handle(batch: list[Envelope]) -> None:
+        try:
+            with db.transaction() as session:
+                for envelope in batch:
+                    if claim_inbox(session, NAME, envelope.message_id):
+                        registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
+        except (LookupError, ValueError) as exc:
+            raise PermanentError(f"{type(exc).__name__}: {exc}") from exc
+        after_commit()
+
+    return handle
+
+
+class LocalPoller:
+    """Feeds the local batch backend's job states and declared files into the tracker."""
+
+    def __init__(self, db: Database, batch: LocalBatch, after_commit: Callable[[], None]) -> None:
+        self.db = db
+        self.batch = batch
+        self.after_commit = after_commit
+
+    def run_once(self) -> bool:
+        result = self.batch.poll()
+        if not result.events and not result.files:
+            return False
+        with self.db.transaction() as session:
+            uow = UnitOfWork(session)
+            for declared in result.files:
+                handlers.on_files_declared(declared, uow=uow)
+            handlers.ingest_job_events(uow, result.events)
+        self.after_commit()
+        # Only after the commit: a finished job need not be read again.
+        finished = {
+            e.batch_job_id
+            for e in result.events
+            if handlers.repo.STATE_NAMES[e.state] >= JobState.COMPLETED
+        }
+        self.batch.mark_tracked(sorted(finished))
+        return False
+
+
+def build(settings: Settings, db: Database, bus: Bus) -> Service:
+    """Launch-outcome consumer, micro-batched job-event consumer, local poller, sweep."""
+    service = Service(NAME, db, bus)
+    relay = service.attach_relay()
+    registry = handlers.build_registry()
+    service.subscriptions.append(
+        (TRACKER_LAUNCHES, transactional(db, NAME, registry, TRACKER_LAUNCHES.name, relay.wake))
+    )
+    service.batch_subscriptions.append(
+        (TRACKER_JOB_EVENTS, batch_handler(db, registry, relay.wake))
+    )
+    poller = LocalPoller(db, LocalBatch(settings.batch_dir, settings.local_batch_slots), relay.wake)
+    service.loops.append(Loop("local-batch-poller", poller.run_once, settings.poll_interval))
+    service.loops.append(Loop("completed-sweep", lambda: _sweep(db, relay.wake), 30.0))
+    return service
+
+
+def _sweep(db: Database, after_commit: Callable[[], None]) -> bool:
+    with db.transaction() as session:
+        handlers.sweep_completed(UnitOfWork(session))
+    after_commit()
+    return False

@@ -1,0 +1,1 @@
+"""Pure tracking rules."""

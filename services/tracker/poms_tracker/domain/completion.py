@@ -1,0 +1,43 @@
+"""When a Completed submission becomes Located, and why it has not yet."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LocatedEvidence:
+    """Counts from the catalog for one Completed submission."""
+
+    completion_type: str
+    completion_pct: float
+    is_recovery: bool
+    inputs: int  # input files delivered to the submission (0: a generator-like launch)
+    inputs_with_outputs: int  # inputs having a located child matching the patterns
+    jobs: int
+    located_outputs: int  # located outputs matching the patterns
+    patterns: str
+    forced: bool = False
+
+
+@dataclass(frozen=True)
+class LocatedDecision:
+    located: bool
+    why: str
+
+
+def decide_located(ev: LocatedEvidence) -> LocatedDecision:
+    """Located when enough outputs are in the catalog (or the stage only needs completion)."""
+    if ev.forced:
+        return LocatedDecision(True, "located by request (forced)")
+    if ev.completion_type == "complete":
+        return LocatedDecision(True, "stage completes without looking for outputs")
+    if ev.inputs > 0:
+        have, base, what = ev.inputs_with_outputs, ev.inputs, "input files have located outputs"
+    else:
+        have, base, what = ev.located_outputs, ev.jobs, "outputs located for jobs"
+    needed = math.ceil(base * ev.completion_pct / 100.0 - 1e-9)
+    enough = have >= needed and (needed > 0 or ev.is_recovery)
+    why = f"{have} of {base} {what} matching {ev.patterns}, needs {ev.completion_pct:g}% ({needed})"
+    return LocatedDecision(enough, why)

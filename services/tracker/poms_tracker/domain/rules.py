@@ -1,0 +1,100 @@
+"""Job-event ordering, submission roll-up and status-transition guards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from poms_shared.domain.statuses import JobState, SubmissionStatus
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the tracker knows of one job."""
+
+    state: JobState
+    seq: int
+
+
+def accept_job_event(current: JobView | None, state: JobState, seq: int) -> bool:
+    """Apply an observation only if it is newer and the job has not already finished."""
+    if current is None:
+        return True
+    if current.state.is_terminal:
+        return False
+    return seq > current.seq
+
+
+@dataclass(frozen=True)
+class JobCounts:
+    idle: int = 0
+    running: int = 0
+    held: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.idle + self.running + self.held + self.completed + self.failed + self.cancelled
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    @property
+    def done(self) -> bool:
+        """Every known job has left the batch system."""
+        return self.total > 0 and self.finished == self.total
+
+    def __str__(self) -> str:
+        parts = [f"{n} {name}" for name, n in vars(self).items() if n]
+        return ", ".join(parts) or "no jobs"
+
+    @classmethod
+    def of(cls, states: list[JobState]) -> JobCounts:
+        return cls(
+            idle=states.count(JobState.IDLE),
+            running=states.count(JobState.RUNNING),
+            held=states.count(JobState.HELD),
+            completed=states.count(JobState.COMPLETED),
+            failed=states.count(JobState.FAILED),
+            cancelled=states.count(JobState.CANCELLED) + states.count(JobState.REMOVED),
+        )
+
+
+def rollup_status(counts: JobCounts, failed_ratio: float = 0.5) -> SubmissionStatus | None:
+    """Submission status implied by its jobs; first matching rule wins.
+
+    ``failed_ratio``: the batch is Failed when failed > ratio × completed (the reference
+    rule is failed × 2 > completed, i.e. 0.5).
+    """
+    if counts.total == 0:
+        return None
+    if counts.done:
+        if counts.failed > failed_ratio * counts.completed:
+            return SubmissionStatus.FAILED
+        if counts.cancelled > 1 and counts.completed + counts.failed == 0:
+            return SubmissionStatus.CANCELLED
+        return SubmissionStatus.COMPLETED
+    if counts.held > 0:
+        return SubmissionStatus.HELD
+    if counts.running == 0 and counts.idle > 0:
+        return SubmissionStatus.IDLE
+    if counts.running > 0:
+        return SubmissionStatus.RUNNING
+    return None
+
+
+def next_status(
+    current: SubmissionStatus, proposed: SubmissionStatus, *, is_recovery: bool, automatic: bool
+) -> SubmissionStatus | None:
+    """The status to record for a proposed change, or None to ignore it (reference §2.3)."""
+    if proposed == SubmissionStatus.FAILED and is_recovery:
+        proposed = SubmissionStatus.COMPLETED  # a recovery that fails again is still done
+    if automatic and current.is_final:
+        return None
+    if current == SubmissionStatus.COMPLETED and proposed <= SubmissionStatus.COMPLETED:
+        return None
+    if proposed == current:
+        return None
+    return proposed

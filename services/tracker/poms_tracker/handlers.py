@@ -1,0 +1,143 @@
+"""Tracker handlers: ingest job and file events, roll up, decide completion, emit events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from poms_shared.contracts.messages import (
+    FilesDeclared,
+    JobEvent,
+    JobEventsReported,
+    LaunchFailed,
+    SubmissionCompleted,
+    SubmissionLaunched,
+    SubmissionLocated,
+    SubmissionStatusChanged,
+)
+from poms_shared.db.messaging import UnitOfWork
+from poms_shared.db.submissions import record_status
+from poms_shared.db.tables import Submission
+from poms_shared.domain.statuses import SubmissionStatus
+from poms_shared.metrics import JOB_EVENTS
+from poms_shared.runtime.service import HandlerRegistry
+from sqlalchemy import select
+
+from poms_tracker.adapters import repository as repo
+from poms_tracker.domain.completion import decide_located
+from poms_tracker.domain.rules import next_status, rollup_status
+
+log = logging.getLogger(__name__)
+
+
+def on_launched(evt: SubmissionLaunched, *, uow: UnitOfWork) -> None:
+    """Remember the batch id; jobs reported before the launch event are rolled up now."""
+    submission = _lock(uow, evt.submission_id)
+    if submission.batch_id is None:
+        submission.batch_id = evt.batch_id
+        submission.batch_backend = evt.backend
+    refresh(uow, submission)
+
+
+def on_launch_failed(evt: LaunchFailed, *, uow: UnitOfWork) -> None:
+    submission = _lock(uow, evt.submission_id)
+    transition(uow, submission, SubmissionStatus.LAUNCH_FAILED, reason=evt.reason)
+
+
+def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
+    ingest_job_events(uow, evt.events)
+
+
+def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
+    """Apply job observations and roll up every submission they touch."""
+    events = list(events)
+    touched = repo.apply_job_events(uow.session, events)
+    JOB_EVENTS.labels("received").inc(len(events))
+    for sid in sorted(touched):
+        refresh(uow, _lock(uow, sid))
+    return touched
+
+
+def on_files_declared(evt: FilesDeclared, *, uow: UnitOfWork) -> None:
+    for sid in sorted(repo.declare_files(uow.session, evt)):
+        refresh(uow, _lock(uow, sid))
+
+
+def refresh(uow: UnitOfWork, submission: Submission) -> None:
+    """Roll job counts up into the status, then check whether it is Located."""
+    counts = repo.job_counts(uow.session, submission.submission_id)
+    proposed = rollup_status(counts)
+    if proposed is not None:
+        transition(uow, submission, proposed, reason=f"jobs: {counts}")
+    if SubmissionStatus(submission.status_id) == SubmissionStatus.COMPLETED:
+        evidence = repo.located_evidence(uow.session, submission, counts.total)
+        decision = decide_located(evidence)
+        submission.submission_params = {
+            **submission.submission_params,
+            "completion_why": decision.why,
+        }
+        if decision.located:
+            transition(uow, submission, SubmissionStatus.LOCATED, reason=decision.why)
+
+
+def transition(
+    uow: UnitOfWork,
+    submission: Submission,
+    proposed: SubmissionStatus,
+    *,
+    reason: str,
+    automatic: bool = True,
+) -> bool:
+    """Apply the guards, write history, emit the status events."""
+    current = SubmissionStatus(submission.status_id)
+    new = next_status(
+        current,
+        proposed,
+        is_recovery=submission.recovery_parent_id is not None,
+        automatic=automatic,
+    )
+    if new is None:
+        return False
+    record_status(uow.session, submission, new, reason=reason)
+    stage = submission.stage
+    ids = {
+        "submission_id": submission.submission_id,
+        "stage_id": stage.campaign_stage_id,
+        "campaign_id": stage.campaign_id,
+    }
+    uow.emit(SubmissionStatusChanged(**ids, old_status=current.label, new_status=new.label))
+    if new == SubmissionStatus.COMPLETED:
+        uow.emit(SubmissionCompleted(**ids))
+    elif new == SubmissionStatus.LOCATED:
+        uow.emit(SubmissionLocated(**ids))
+    log.info("submission %s: %s -> %s", submission.submission_id, current.label, new.label)
+    return True
+
+
+def sweep_completed(uow: UnitOfWork) -> None:
+    """Re-check Completed submissions (outputs may reach the catalog after the jobs end)."""
+    rows = uow.session.scalars(
+        select(Submission)
+        .where(Submission.status_id == int(SubmissionStatus.COMPLETED))
+        .with_for_update(skip_locked=True)
+    )
+    for submission in rows:
+        refresh(uow, submission)
+
+
+def _lock(uow: UnitOfWork, submission_id: int) -> Submission:
+    submission = uow.session.scalar(
+        select(Submission).where(Submission.submission_id == submission_id).with_for_update()
+    )
+    if submission is None:
+        raise LookupError(f"submission {submission_id} does not exist")
+    return submission
+
+
+def build_registry() -> HandlerRegistry:
+    registry = HandlerRegistry()
+    registry.register(SubmissionLaunched, on_launched)
+    registry.register(LaunchFailed, on_launch_failed)
+    registry.register(JobEventsReported, on_job_events)
+    registry.register(FilesDeclared, on_files_declared)
+    return registry

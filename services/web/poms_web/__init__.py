@@ -1,0 +1,1 @@
+"""Web service: HTTP views over the shared state; actions become bus commands."""

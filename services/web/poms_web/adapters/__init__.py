@@ -1,0 +1,1 @@
+"""Read models and writes of the web service."""

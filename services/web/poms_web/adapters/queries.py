@@ -1,0 +1,163 @@
+"""Read-only views of campaigns and submissions for the API and the pages."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage
+from poms_shared.db.tables import File, Job, Submission, SubmissionHistory
+from poms_shared.domain.dag import Edge, campaign_done, leading_stages
+from poms_shared.domain.statuses import JobState, SubmissionStatus
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist."""
+
+
+def find_campaign(session: Session, experiment: str, name: str) -> Campaign:
+    campaign = session.scalar(
+        select(Campaign).where(Campaign.experiment == experiment, Campaign.name == name)
+    )
+    if campaign is None:
+        raise NotFound(f"campaign {name!r} was not found in experiment {experiment!r}")
+    return campaign
+
+
+def list_campaigns(session: Session, experiment: str | None) -> list[dict[str, Any]]:
+    query = select(Campaign).order_by(Campaign.name)
+    if experiment:
+        query = query.where(Campaign.experiment == experiment)
+    return [_campaign_summary(session, c) for c in session.scalars(query)]
+
+
+def _campaign_summary(session: Session, campaign: Campaign) -> dict[str, Any]:
+    stage_ids = [s.campaign_stage_id for s in campaign.stages]
+    statuses = _stage_statuses(session, stage_ids)
+    return {
+        "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
+        "experiment": campaign.experiment,
+        "active": campaign.active,
+        "stages": len(stage_ids),
+        "state": _campaign_state(stage_ids, statuses),
+    }
+
+
+def _stage_statuses(session: Session, stage_ids: list[int]) -> dict[int, list[SubmissionStatus]]:
+    result: dict[int, list[SubmissionStatus]] = {sid: [] for sid in stage_ids}
+    rows = session.execute(
+        select(Submission.campaign_stage_id, Submission.status_id).where(
+            Submission.campaign_stage_id.in_(stage_ids)
+        )
+    )
+    for stage_id, status_id in rows:
+        result[stage_id].append(SubmissionStatus(status_id))
+    return result
+
+
+def _campaign_state(stage_ids: list[int], statuses: dict[int, list[SubmissionStatus]]) -> str:
+    located = {s for s, sts in statuses.items() if SubmissionStatus.LOCATED in sts}
+    active = {s for s, sts in statuses.items() if any(x.is_active for x in sts)}
+    if campaign_done(stage_ids, located, active):
+        return "done"
+    if active:
+        return "running"
+    return "idle" if not any(statuses.values()) else "stopped"
+
+
+def campaign_graph(session: Session, campaign: Campaign) -> tuple[dict[int, str], list[Edge]]:
+    """Stage names by id and the dependency edges feeding them."""
+    names = {s.campaign_stage_id: s.name for s in campaign.stages}
+    deps = session.scalars(
+        select(CampaignDependency).where(CampaignDependency.downstream_stage_id.in_(names))
+    )
+    return names, [Edge(d.upstream_stage_id, d.downstream_stage_id, d.file_patterns) for d in deps]
+
+
+def campaign_detail(session: Session, campaign: Campaign) -> dict[str, Any]:
+    """Stages with their settings and submissions, dependencies, overall state."""
+    names, edges = campaign_graph(session, campaign)
+    return {
+        **_campaign_summary(session, campaign),
+        "keywords": campaign.campaign_keywords,
+        "leading_stages": [names[i] for i in leading_stages(list(names), edges)],
+        "dependencies": [
+            {
+                "upstream": names.get(e.upstream, e.upstream),
+                "downstream": names[e.downstream],
+                "file_patterns": e.file_patterns,
+            }
+            for e in edges
+        ],
+        "stages_detail": [_stage_detail(session, s) for s in campaign.stages],
+    }
+
+
+def _stage_detail(session: Session, stage: CampaignStage) -> dict[str, Any]:
+    submissions = session.scalars(
+        select(Submission)
+        .where(Submission.campaign_stage_id == stage.campaign_stage_id)
+        .order_by(Submission.submission_id)
+    ).all()
+    return {
+        "stage_id": stage.campaign_stage_id,
+        "name": stage.name,
+        "stage_type": stage.campaign_stage_type,
+        "job_type": stage.job_type.name,
+        "login_setup": stage.login_setup.name,
+        "completion_type": stage.completion_type,
+        "completion_pct": stage.completion_pct,
+        "software_version": stage.software_version,
+        "dataset": stage.dataset,
+        "submissions": [_submission_summary(s) for s in submissions],
+    }
+
+
+def _submission_summary(sub: Submission) -> dict[str, Any]:
+    return {
+        "submission_id": sub.submission_id,
+        "status": SubmissionStatus(sub.status_id).label,
+        "dataset": sub.submission_params.get("dataset"),
+        "batch_id": sub.batch_id,
+        "created": sub.created.isoformat(),
+        "launcher": sub.launcher,
+    }
+
+
+def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
+    """Status, history, job counts by state, output files, and why it is not done yet."""
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"submission {submission_id} does not exist")
+    history = session.scalars(
+        select(SubmissionHistory)
+        .where(SubmissionHistory.submission_id == submission_id)
+        .order_by(SubmissionHistory.history_id)
+    )
+    jobs = session.scalars(select(Job).where(Job.submission_id == submission_id)).all()
+    outputs = session.scalars(
+        select(File).where(File.producing_submission_id == submission_id).order_by(File.name)
+    )
+    counts = Counter(JobState(j.state).name.lower() for j in jobs)
+    return {
+        **_submission_summary(sub),
+        "stage": sub.stage.name,
+        "campaign": sub.stage.campaign.name if sub.stage.campaign else None,
+        "command": sub.command_executed,
+        "launch_log": sub.launch_log,
+        "parent_submission_id": sub.submission_params.get("parent"),
+        "why": sub.submission_params.get("completion_why"),
+        "history": [
+            {
+                "status": SubmissionStatus(h.status_id).label,
+                "at": h.created.isoformat(),
+                "reason": h.reason,
+            }
+            for h in history
+        ],
+        "jobs": {"total": len(jobs), **{k: counts[k] for k in sorted(counts)}},
+        "output_files": [{"name": f.name, "location": f.location, "size": f.size} for f in outputs],
+    }

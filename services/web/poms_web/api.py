@@ -1,0 +1,115 @@
+"""``/api/v1``: campaigns, launches, submissions, `.ini` in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from poms_shared.contracts.messages import LaunchCampaign
+from poms_shared.db.campaigns import load_campaign_spec, save_campaign
+from poms_shared.db.messaging import UnitOfWork
+from poms_shared.domain.dag import choose_leading_stage
+from poms_shared.ini.parser import parse_ini
+from poms_shared.ini.writer import write_ini
+
+from poms_web.adapters import queries
+from poms_web.context import actor, experiment_param, web_state
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/campaigns")
+def list_campaigns() -> Any:
+    with web_state().db.transaction() as session:
+        items = queries.list_campaigns(session, request.args.get("experiment") or None)
+    return jsonify({"items": items, "total": len(items)})
+
+
+@bp.get("/campaigns/<name>")
+def get_campaign(name: str) -> Any:
+    with web_state().db.transaction() as session:
+        campaign = queries.find_campaign(session, experiment_param(), name)
+        return jsonify(queries.campaign_detail(session, campaign))
+
+
+@bp.post("/campaigns/<name>/launch")
+def launch_campaign(name: str) -> Any:
+    """Validate, then hand the launch to the campaign manager through the outbox."""
+    body = request.get_json(silent=True) or {}
+    with web_state().db.transaction() as session:
+        campaign = queries.find_campaign(session, experiment_param(), name)
+        stages, edges = queries.campaign_graph(session, campaign)
+        leader = choose_leading_stage(campaign.name, stages, edges)
+        uow = UnitOfWork(session)
+        envelope = uow.emit(
+            LaunchCampaign(
+                campaign_id=campaign.campaign_id,
+                launcher=actor(),
+                test=bool(body.get("test")),
+            )
+        )
+    web_state().wake()
+    return jsonify(
+        {
+            "status": "accepted",
+            "campaign": name,
+            "leading_stage": stages[leader],
+            "correlation_id": envelope.correlation_id,
+        }
+    ), 202
+
+
+@bp.get("/campaigns/<name>/ini")
+def export_ini(name: str) -> Any:
+    with web_state().db.transaction() as session:
+        spec = load_campaign_spec(session, experiment=experiment_param(), name=name)
+    text = write_ini(spec, full=request.args.get("full", "1") != "0")
+    return Response(
+        text,
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'inline; filename="{name}.ini"'},
+    )
+
+
+@bp.post("/campaigns/ini")
+def upload_ini() -> Any:
+    """Create or update a campaign from an `.ini` file (multipart ``file`` or raw body)."""
+    upload = request.files.get("file") or request.files.get("upload")
+    raw = upload.read() if upload else request.get_data()
+    if not raw:
+        return jsonify(
+            {
+                "error": {
+                    "status": 400,
+                    "code": "missing_file",
+                    "message": "send the .ini as multipart field 'file' or as the request body",
+                }
+            }
+        ), 400
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return jsonify(
+            {"error": {"status": 400, "code": "bad_ini", "message": "the file is not UTF-8 text"}}
+        ), 400
+    spec = parse_ini(text)
+    experiment = request.args.get("experiment") or spec.experiment or experiment_param()
+    role = request.args.get("role") or spec.poms_role or "production"
+    with web_state().db.transaction() as session:
+        result = save_campaign(session, spec, experiment=experiment, actor=actor(), role=role)
+    current_app.logger.info("campaign %s saved from .ini by %s", spec.name, actor())
+    return jsonify(
+        {
+            "status": "created",
+            "campaign": spec.name,
+            "campaign_id": result.campaign_id,
+            "stage_ids": result.stage_ids,
+            "warnings": result.warnings,
+        }
+    ), 201
+
+
+@bp.get("/submissions/<int:submission_id>")
+def get_submission(submission_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        return jsonify(queries.submission_detail(session, submission_id))

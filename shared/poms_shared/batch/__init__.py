@@ -1,0 +1,1 @@
+"""Batch backends: the ``local`` executor that runs jobs as subprocesses on this host."""

@@ -1,0 +1,1 @@
+"""Helpers for the test suites: finding real infrastructure to test against."""

@@ -1,0 +1,43 @@
+"""Fixtures giving integration tests real infrastructure, one section per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from poms_shared.db.session import Database
+from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
+from poms_shared.testing.rabbit import rabbit_vhost
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: restarts shared infrastructure; opt-in")
+
+
+# ---- RabbitMQ -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """AMQP URL of a throw-away vhost for this test session."""
+    with rabbit_vhost() as url:
+        yield url
+
+
+# ---- Databases (SQLite file, PostgreSQL schema) ---------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.integration)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A freshly migrated, empty database: a SQLite file or a private PostgreSQL schema."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            yield stack.enter_context(sqlite_database(tmp_path))
+            return
+        try:
+            db = stack.enter_context(postgres_database())
+        except DatabaseUnavailable as exc:
+            pytest.skip(f"PostgreSQL unavailable: {exc}")
+        yield db

@@ -1,0 +1,100 @@
+"""Job ordering, submission roll-up (reference §2.5) and guards (reference §2.3)."""
+
+import pytest
+from poms_shared.domain.statuses import JobState
+from poms_shared.domain.statuses import SubmissionStatus as S
+from poms_tracker.domain.completion import LocatedEvidence, decide_located
+from poms_tracker.domain.rules import (
+    JobCounts,
+    JobView,
+    accept_job_event,
+    next_status,
+    rollup_status,
+)
+
+
+@pytest.mark.parametrize(
+    ("current", "state", "seq", "accepted"),
+    [
+        (None, JobState.IDLE, 1, True),
+        (JobView(JobState.IDLE, 1), JobState.RUNNING, 2, True),
+        (JobView(JobState.RUNNING, 2), JobState.IDLE, 1, False),  # out of order
+        (JobView(JobState.RUNNING, 2), JobState.RUNNING, 2, False),  # duplicate
+        (JobView(JobState.COMPLETED, 3), JobState.RUNNING, 9, False),  # finished is final
+        (JobView(JobState.RUNNING, 2), JobState.HELD, 3, True),
+    ],
+)
+def test_job_events_never_move_a_job_backwards(current, state, seq, accepted):
+    assert accept_job_event(current, state, seq) is accepted
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        (JobCounts(), None),
+        (JobCounts(idle=3), S.IDLE),
+        (JobCounts(idle=2, running=1), S.RUNNING),
+        (JobCounts(running=1, held=1), S.HELD),
+        (JobCounts(completed=3), S.COMPLETED),
+        (JobCounts(completed=2, failed=1), S.COMPLETED),
+        (JobCounts(completed=1, failed=1), S.FAILED),
+        (JobCounts(cancelled=2), S.CANCELLED),
+        (JobCounts(cancelled=1), S.COMPLETED),
+        (JobCounts(completed=1, running=1), S.RUNNING),
+    ],
+)
+def test_rollup_derives_submission_status_from_job_counts(counts, expected):
+    assert rollup_status(counts) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "proposed", "recovery", "automatic", "expected"),
+    [
+        (S.NEW, S.IDLE, False, True, S.IDLE),
+        (S.RUNNING, S.RUNNING, False, True, None),
+        (S.COMPLETED, S.RUNNING, False, True, None),
+        (S.COMPLETED, S.LOCATED, False, True, S.LOCATED),
+        (S.LOCATED, S.RUNNING, False, True, None),
+        (S.REMOVED, S.COMPLETED, False, False, S.COMPLETED),  # a person may kick it
+        (S.RUNNING, S.FAILED, True, True, S.COMPLETED),  # recovery failing again is done
+        (S.LAUNCH_FAILED, S.RUNNING, False, True, S.RUNNING),  # slow launch reports late
+    ],
+)
+def test_status_guards(current, proposed, recovery, automatic, expected):
+    assert next_status(current, proposed, is_recovery=recovery, automatic=automatic) == expected
+
+
+def _evidence(**kw):
+    base = dict(
+        completion_type="located",
+        completion_pct=90,
+        is_recovery=False,
+        inputs=0,
+        inputs_with_outputs=0,
+        jobs=3,
+        located_outputs=0,
+        patterns="%.root",
+    )
+    return LocatedEvidence(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("evidence", "located"),
+    [
+        (_evidence(completion_type="complete"), True),
+        (_evidence(located_outputs=3), True),
+        (_evidence(located_outputs=2), False),
+        (_evidence(inputs=10, inputs_with_outputs=9), True),
+        (_evidence(inputs=10, inputs_with_outputs=8, located_outputs=50), False),
+        (_evidence(jobs=0), False),  # nothing to judge by: never located by default
+        (_evidence(jobs=0, is_recovery=True), True),
+        (_evidence(forced=True), True),
+    ],
+)
+def test_located_needs_the_completion_percentage_of_real_counts(evidence, located):
+    assert decide_located(evidence).located is located
+
+
+def test_the_decision_explains_why_a_submission_is_not_located_yet():
+    why = decide_located(_evidence(inputs=500, inputs_with_outputs=412)).why
+    assert why == "412 of 500 input files have located outputs matching %.root, needs 90% (450)"
