@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
 from poms_shared.db.campaigns import (
     CampaignError,
     CampaignNotFound,
@@ -24,7 +26,6 @@ from poms_shared.db.models import (
 )
 from poms_shared.db.session import Database
 from poms_shared.ini import CampaignSpec, StageFields, StageSpec, parse_ini
-from sqlalchemy import func, select
 
 # The complete example of reference §7.5.
 EXAMPLE = (Path(__file__).parents[1] / "data" / "nu_flux_2025.ini").read_text()

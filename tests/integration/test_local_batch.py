@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
 from poms_shared.batch.local import LocalBatch, PollResult
 from poms_shared.batch.local_events import is_terminal, parse_events
 from poms_shared.batch.local_procs import group_alive, read_ref

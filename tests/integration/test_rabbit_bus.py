@@ -9,6 +9,9 @@ from collections.abc import Callable, Iterator
 import pika
 import pika.exceptions
 import pytest
+from prometheus_client import REGISTRY
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from poms_shared.broker import PermanentError, UnroutableError
 from poms_shared.broker.errors import RetryPolicy
 from poms_shared.broker.names import (
@@ -22,8 +25,6 @@ from poms_shared.broker.rabbit import RabbitBus
 from poms_shared.contracts import Envelope, new_envelope
 from poms_shared.contracts.messages import LaunchSubmission
 from poms_shared.testing.rabbit import close_connections, rabbitmqctl
-from prometheus_client import REGISTRY
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,7 @@
 """Campaign graph rules: leading stage, dependent launches, campaign completion."""
 
 import pytest
+
 from poms_campaign_manager.domain.dependents import (
     dependency_dataset_name,
     plan_dependent_launches,

@@ -1,6 +1,7 @@
 """Launch command composition (reference §6.4, §6.5, §6.9)."""
 
 import pytest
+
 from poms_launcher.domain.compose import (
     CompositionError,
     LaunchIdentity,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from poms_shared.ini import (
     CampaignSpec,
     DependencySpec,

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from poms_shared.batch.local_events import (
     DeclaredEntry,
     EventRecord,

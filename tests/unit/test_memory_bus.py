@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from poms_shared.broker import PermanentError, UnroutableError
 from poms_shared.broker.errors import RetryPolicy
 from poms_shared.broker.memory import InProcessBus, topic_matches

@@ -1,6 +1,7 @@
 """Envelope encoding, status vocabulary and file patterns."""
 
 import pytest
+
 from poms_shared.contracts import MalformedMessage, decode, encode, new_envelope
 from poms_shared.contracts.messages import LaunchCampaign, SubmissionLocated
 from poms_shared.domain.patterns import like, matches_any, split_patterns

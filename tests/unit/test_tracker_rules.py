@@ -1,6 +1,7 @@
 """Job ordering, submission roll-up (reference §2.5) and guards (reference §2.3)."""
 
 import pytest
+
 from poms_shared.domain.statuses import JobState
 from poms_shared.domain.statuses import SubmissionStatus as S
 from poms_tracker.domain.completion import LocatedEvidence, decide_located

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from poms_campaign_manager.handlers import build_registry
 from poms_shared.broker import Bus
 from poms_shared.broker.names import CAMPAIGN_MANAGER_COMMANDS, CAMPAIGN_MANAGER_EVENTS
 from poms_shared.db.session import Database
 from poms_shared.runtime.service import Service, transactional
 from poms_shared.settings import Settings
-
-from poms_campaign_manager.handlers import build_registry
 
 NAME = "campaign-manager"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from poms_campaign_manager.adapters import repository as repo
+from poms_campaign_manager.domain.dependents import plan_dependent_launches
 from poms_shared.contracts.messages import (
     CampaignCompleted,
     LaunchCampaign,
@@ -16,9 +18,6 @@ from poms_shared.db.models import CampaignStage
 from poms_shared.db.tables import Submission
 from poms_shared.domain.dag import campaign_done, choose_leading_stage
 from poms_shared.runtime.service import HandlerRegistry
-
-from poms_campaign_manager.adapters import repository as repo
-from poms_campaign_manager.domain.dependents import plan_dependent_launches
 
 log = logging.getLogger(__name__)
 

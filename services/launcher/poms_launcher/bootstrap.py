@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from functools import partial
 
+from poms_launcher.adapters.runner import LocalRunner
+from poms_launcher.handlers import launch_submission
 from poms_shared.broker import Bus
 from poms_shared.broker.names import LAUNCHER_COMMANDS
 from poms_shared.db.session import Database
 from poms_shared.runtime.service import Service
 from poms_shared.settings import Settings
-
-from poms_launcher.adapters.runner import LocalRunner
-from poms_launcher.handlers import launch_submission
 
 NAME = "launcher"
 

@@ -11,13 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poms_shared.contracts import Envelope
-from poms_shared.contracts.messages import LaunchFailed, LaunchSubmission, SubmissionLaunched
-from poms_shared.db.messaging import UnitOfWork, claim_inbox
-from poms_shared.db.session import Database
-from poms_shared.metrics import LAUNCHES
-from poms_shared.settings import Settings
-
 from poms_launcher.adapters import repository as repo
 from poms_launcher.adapters.runner import LocalRunner, RunResult
 from poms_launcher.domain.compose import (
@@ -28,6 +21,12 @@ from poms_launcher.domain.compose import (
     substitute,
     substitution_values,
 )
+from poms_shared.contracts import Envelope
+from poms_shared.contracts.messages import LaunchFailed, LaunchSubmission, SubmissionLaunched
+from poms_shared.db.messaging import UnitOfWork, claim_inbox
+from poms_shared.db.session import Database
+from poms_shared.metrics import LAUNCHES
+from poms_shared.settings import Settings
 
 log = logging.getLogger(__name__)
 CONSUMER = "launcher"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from poms_shared.runtime.process import run_service
-
 from poms_launcher.bootstrap import NAME, build
+from poms_shared.runtime.process import run_service
 
 
 def main() -> int:

@@ -15,7 +15,6 @@ from poms_shared.domain.statuses import JobState
 from poms_shared.runtime.loop import Loop
 from poms_shared.runtime.service import HandlerRegistry, Service, transactional
 from poms_shared.settings import Settings
-
 from poms_tracker import handlers
 
 log = logging.getLogger(__name__)

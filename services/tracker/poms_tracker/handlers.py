@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from sqlalchemy import select
+
 from poms_shared.contracts.messages import (
     FilesDeclared,
     JobEvent,
@@ -21,8 +23,6 @@ from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.metrics import JOB_EVENTS
 from poms_shared.runtime.service import HandlerRegistry
-from sqlalchemy import select
-
 from poms_tracker.adapters import repository as repo
 from poms_tracker.domain.completion import decide_located
 from poms_tracker.domain.rules import next_status, rollup_status
@@ -119,7 +119,7 @@ def sweep_completed(uow: UnitOfWork) -> None:
     rows = uow.session.scalars(
         select(Submission)
         .where(Submission.status_id == int(SubmissionStatus.COMPLETED))
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Submission, skip_locked=True)
     )
     for submission in rows:
         refresh(uow, submission)
@@ -127,7 +127,9 @@ def sweep_completed(uow: UnitOfWork) -> None:
 
 def _lock(uow: UnitOfWork, submission_id: int) -> Submission:
     submission = uow.session.scalar(
-        select(Submission).where(Submission.submission_id == submission_id).with_for_update()
+        select(Submission)
+        .where(Submission.submission_id == submission_id)
+        .with_for_update(of=Submission)
     )
     if submission is None:
         raise LookupError(f"submission {submission_id} does not exist")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+
 from poms_shared.contracts.messages import LaunchCampaign
 from poms_shared.db.campaigns import load_campaign_spec, save_campaign
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.dag import choose_leading_stage
 from poms_shared.ini.parser import parse_ini
 from poms_shared.ini.writer import write_ini
-
 from poms_web.adapters import queries
 from poms_web.context import actor, experiment_param, web_state
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask
+
 from poms_shared.db.session import Database
 from poms_shared.settings import Settings
-
 from poms_web import api, ops, pages
 from poms_web.context import WebState
 from poms_web.errors import register_error_handlers

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from werkzeug.serving import make_server
+
 from poms_shared.broker import Bus
 from poms_shared.db.session import Database
 from poms_shared.runtime.service import Service
 from poms_shared.settings import Settings
-from werkzeug.serving import make_server
-
 from poms_web.app import create_app
 
 NAME = "web"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app, request
+
 from poms_shared.db.session import Database
 from poms_shared.settings import Settings
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
 from poms_shared.db.campaigns import CampaignError, CampaignNotFound
 from poms_shared.domain.dag import CampaignLaunchError
 from poms_shared.ini.parser import IniError
-from werkzeug.exceptions import HTTPException
-
 from poms_web.adapters.queries import NotFound
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from poms_shared.runtime.process import run_service
-
 from poms_web.bootstrap import NAME, build
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
 from poms_shared.db.snapshots import row_to_dict, snapshot
 from poms_shared.db.submissions import record_status
@@ -9,8 +12,6 @@ from poms_shared.db.tables import Dataset, DatasetFile, File, Submission
 from poms_shared.domain.dag import Edge
 from poms_shared.domain.patterns import matches_any, split_patterns
 from poms_shared.domain.statuses import SubmissionStatus
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -24,7 +25,7 @@ def get_stage(session: Session, stage_id: int, *, lock: bool = False) -> Campaig
     """The stage row; ``lock`` serialises decisions about one stage across replicas."""
     query = select(CampaignStage).where(CampaignStage.campaign_stage_id == stage_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(of=CampaignStage)
     stage = session.scalar(query)
     if stage is None:
         raise LookupError(f"campaign stage {stage_id} does not exist")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from poms_shared.db.tables import Dataset, DatasetFile, File, Submission, SubmissionFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from poms_launcher.domain.compose import LaunchIdentity, LaunchSpec, to_pairs
+from poms_shared.db.tables import Dataset, DatasetFile, File, Submission, SubmissionFile
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,11 @@ class LaunchContext:
 
 
 def lock_submission(session: Session, submission_id: int) -> Submission:
-    query = select(Submission).where(Submission.submission_id == submission_id).with_for_update()
+    query = (
+        select(Submission)
+        .where(Submission.submission_id == submission_id)
+        .with_for_update(of=Submission)
+    )
     submission = session.scalar(query)
     if submission is None:
         raise LookupError(f"submission {submission_id} does not exist")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
 from poms_shared.contracts.messages import FilesDeclared, JobEvent
 from poms_shared.db.base import utcnow
 from poms_shared.db.models import CampaignDependency
 from poms_shared.db.tables import File, FileParent, Job, Submission, SubmissionFile
 from poms_shared.domain.patterns import matches_any, split_patterns
 from poms_shared.domain.statuses import JobState
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
-
 from poms_tracker.domain.completion import LocatedEvidence
 from poms_tracker.domain.rules import JobCounts, JobView, accept_job_event
 

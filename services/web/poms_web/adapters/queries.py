@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage
 from poms_shared.db.tables import File, Job, Submission, SubmissionHistory
 from poms_shared.domain.dag import Edge, campaign_done, leading_stages
 from poms_shared.domain.statuses import JobState, SubmissionStatus
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 
 class NotFound(LookupError):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from alembic import context
-from poms_shared.db import models, tables  # noqa: F401  (register every table)
-from poms_shared.db.base import Base
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
+
+from poms_shared.db import models, tables  # noqa: F401  (register every table)
+from poms_shared.db.base import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,4 +1,4 @@
-"""Fixtures giving integration tests real infrastructure, one section per service."""
+"""Fixtures giving tests real infrastructure (found or started by the tests), one section each."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
 from poms_shared.db.session import Database
 from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
 from poms_shared.testing.rabbit import rabbit_vhost
@@ -41,3 +42,20 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         except DatabaseUnavailable as exc:
             pytest.skip(f"PostgreSQL unavailable: {exc}")
         yield db
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Database]:
+    """A freshly migrated private PostgreSQL schema (skips when PostgreSQL cannot be had)."""
+    try:
+        with postgres_database() as db:
+            yield db
+    except DatabaseUnavailable as exc:
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+
+
+@pytest.fixture
+def private_amqp_url() -> Iterator[str]:
+    """A vhost of its own for one test (no queues shared with other tests)."""
+    with rabbit_vhost() as url:
+        yield url
