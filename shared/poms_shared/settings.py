@@ -12,6 +12,15 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _number(name: str, default: str, kind: type[int] | type[float]) -> int | float:
+    raw = _env(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name} must be {what}, not {raw!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a service needs to know about its surroundings."""
@@ -61,11 +70,11 @@ def load_settings(**overrides: object) -> Settings:
         "bus": _env("POMS_BUS", "memory" if mode == "embedded" else "rabbitmq"),
         "amqp_url": _env("POMS_AMQP_URL", Settings.amqp_url),
         "web_host": _env("POMS_WEB_HOST", Settings.web_host),
-        "web_port": int(_env("POMS_WEB_PORT", str(Settings.web_port))),
-        "metrics_port": int(_env("POMS_METRICS_PORT", "0")),
-        "local_batch_slots": int(_env("POMS_LOCAL_BATCH_SLOTS", "4")),
-        "poll_interval": float(_env("POMS_POLL_INTERVAL", "1.0")),
-        "launch_timeout": float(_env("POMS_LAUNCH_TIMEOUT", "600")),
+        "web_port": _number("POMS_WEB_PORT", str(Settings.web_port), int),
+        "metrics_port": _number("POMS_METRICS_PORT", "0", int),
+        "local_batch_slots": _number("POMS_LOCAL_BATCH_SLOTS", "4", int),
+        "poll_interval": _number("POMS_POLL_INTERVAL", "1.0", float),
+        "launch_timeout": _number("POMS_LAUNCH_TIMEOUT", "600", float),
         "experiment": _env("POMS_DEMO_EXPERIMENT", "demo"),
     }
     values.update(overrides)

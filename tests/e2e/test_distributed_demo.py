@@ -74,6 +74,7 @@ def test_demo_campaign_completes_and_a_tracker_restart_loses_nothing(
         wait_until(lambda: _jobs_finished_in_spool(tmp_path), timeout=60)
         stack.start("tracker")
         final = wait_until(lambda: _all_located(stage_statuses(stack)), timeout=180)
+        exposition = {name: stack.metrics(name) for name in stack.procs}
     except Exception:
         for name in ("campaign-manager", "launcher", "tracker", "web"):
             print(f"---- {name} log ----\n{stack.log(name)[-3000:]}")
@@ -82,6 +83,31 @@ def test_demo_campaign_completes_and_a_tracker_restart_loses_nothing(
         stack.stop_all()
     assert final == {"generate": ["Located"], "simulate": ["Located"], "reconstruct": ["Located"]}
     _assert_counts_add_up(pg_database)
+    _assert_metrics(exposition)
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _assert_metrics(exposition: dict[str, str]) -> None:
+    cm, launcher, tracker = (exposition[n] for n in ("campaign-manager", "launcher", "tracker"))
+    assert _metric(cm, "poms_messages_consumed_total", type="LaunchCampaign") == 1
+    assert _metric(cm, "poms_messages_consumed_total", type="SubmissionLocated") == 3
+    assert _metric(cm, "poms_messages_published_total", routing_key="command.LaunchSubmission") == 3
+    assert _metric(launcher, "poms_launches_total", outcome="launched") == 3
+    assert _metric(launcher, "poms_handler_seconds_count", type="LaunchSubmission") == 3
+    assert (
+        _metric(tracker, "poms_messages_published_total", routing_key="event.SubmissionLocated")
+        >= 1
+    )  # the restarted tracker's share
+    for text in exposition.values():
+        assert "poms_messages_dead_lettered_total" in text
 
 
 def _all_located(statuses: dict[str, list[str]]) -> dict[str, list[str]] | None:

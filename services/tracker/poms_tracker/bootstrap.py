@@ -11,11 +11,11 @@ from poms_shared.broker.names import TRACKER_JOB_EVENTS, TRACKER_LAUNCHES
 from poms_shared.contracts import Envelope
 from poms_shared.db.messaging import UnitOfWork, claim_inbox
 from poms_shared.db.session import Database
-from poms_shared.domain.statuses import JobState
 from poms_shared.runtime.loop import Loop
 from poms_shared.runtime.service import HandlerRegistry, Service, transactional
 from poms_shared.settings import Settings
 from poms_tracker import handlers
+from poms_tracker.adapters.repository import STATE_NAMES
 
 log = logging.getLogger(__name__)
 NAME = "tracker"
@@ -58,11 +58,7 @@ class LocalPoller:
             handlers.ingest_job_events(uow, result.events)
         self.after_commit()
         # Only after the commit: a finished job need not be read again.
-        finished = {
-            e.batch_job_id
-            for e in result.events
-            if handlers.repo.STATE_NAMES[e.state] >= JobState.COMPLETED
-        }
+        finished = {e.batch_job_id for e in result.events if STATE_NAMES[e.state].is_terminal}
         self.batch.mark_tracked(sorted(finished))
         return False
 

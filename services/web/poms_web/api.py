@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from poms_shared.contracts.messages import LaunchCampaign
+from poms_shared.db.audit import record_audit
 from poms_shared.db.campaigns import load_campaign_spec, save_campaign
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.dag import choose_leading_stage
@@ -48,6 +49,14 @@ def launch_campaign(name: str) -> Any:
                 test=bool(body.get("test")),
             )
         )
+        record_audit(
+            session,
+            actor=actor(),
+            action="launch",
+            entity="campaign",
+            entity_id=campaign.campaign_id,
+            after={"leading_stage": stages[leader], "message_id": envelope.message_id},
+        )
     web_state().wake()
     return jsonify(
         {
@@ -74,8 +83,12 @@ def export_ini(name: str) -> Any:
 @bp.post("/campaigns/ini")
 def upload_ini() -> Any:
     """Create or update a campaign from an `.ini` file (multipart ``file`` or raw body)."""
-    upload = request.files.get("file") or request.files.get("upload")
-    raw = upload.read() if upload else request.get_data()
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file") or request.files.get("upload")
+        raw = upload.read() if upload else b""
+    else:
+        # Any other body is the file itself, even if labelled as a form (curl --data-binary).
+        raw = request.get_data()
     if not raw:
         return jsonify(
             {
@@ -96,7 +109,17 @@ def upload_ini() -> Any:
     experiment = request.args.get("experiment") or spec.experiment or experiment_param()
     role = request.args.get("role") or spec.poms_role or "production"
     with web_state().db.transaction() as session:
+        before = queries.campaign_ini_or_none(session, experiment, spec.name)
         result = save_campaign(session, spec, experiment=experiment, actor=actor(), role=role)
+        record_audit(
+            session,
+            actor=actor(),
+            action="save_ini",
+            entity="campaign",
+            entity_id=result.campaign_id,
+            before=before,
+            after={"ini": text},
+        )
     current_app.logger.info("campaign %s saved from .ini by %s", spec.name, actor())
     return jsonify(
         {

@@ -26,4 +26,5 @@ def healthz() -> Any:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: the latter appends a second charset to the exposition type.
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -21,37 +21,58 @@ def api(settings: Settings, path: str, method: str = "GET") -> Any:
         return json.loads(resp.read())
 
 
-def progress_lines(detail: dict[str, Any]) -> list[str]:
-    """One line per stage: its latest submission and status."""
+DETAIL_PATH = f"/api/v1/campaigns/{DEMO_CAMPAIGN}?experiment={DEMO_EXPERIMENT}"
+
+
+def latest_submission_id(detail: dict[str, Any]) -> int:
+    """The newest submission of the campaign (0 when it has none)."""
+    ids = [s["submission_id"] for st in detail["stages_detail"] for s in st["submissions"]]
+    return max(ids, default=0)
+
+
+def _latest(stage: dict[str, Any], since: int) -> dict[str, Any] | None:
+    subs = [s for s in stage["submissions"] if s["submission_id"] > since]
+    return subs[-1] if subs else None
+
+
+def progress_lines(detail: dict[str, Any], since: int = 0) -> list[str]:
+    """One line per stage: its latest submission newer than ``since`` and its status."""
     lines = []
     for stage in detail["stages_detail"]:
-        subs = stage["submissions"]
-        last = subs[-1] if subs else None
+        last = _latest(stage, since)
         state = f"submission {last['submission_id']:>4}  {last['status']}" if last else "waiting"
         lines.append(f"  {stage['name']:<14} {state}")
     return lines
 
 
-def watch(settings: Settings, stop: threading.Event) -> bool:
-    """Print stage progress until the campaign is done (True) or we are stopped."""
-    path = f"/api/v1/campaigns/{DEMO_CAMPAIGN}?experiment={DEMO_EXPERIMENT}"
+def watch(settings: Settings, stop: threading.Event, since: int = 0) -> bool:
+    """Print stage progress until the campaign is done (True) or we are stopped.
+
+    Submissions up to ``since`` are from earlier runs: done means every stage has a newer
+    Located one, not that an earlier run once finished.
+    """
     shown: list[str] = []
     while not stop.is_set():
-        detail = api(settings, path)
-        lines = progress_lines(detail)
+        detail = api(settings, DETAIL_PATH)
+        lines = progress_lines(detail, since)
         if lines != shown:
             print(time.strftime("%H:%M:%S"), f"campaign {DEMO_CAMPAIGN}: {detail['state']}")
             print("\n".join(lines), flush=True)
             shown = lines
-        if detail["state"] == "done":
+        latest = [_latest(stage, since) for stage in detail["stages_detail"]]
+        if detail["state"] == "done" and all(s and s["status"] == "Located" for s in latest):
             print(f"campaign {DEMO_CAMPAIGN} is done: every stage has a Located submission.")
             return True
         stop.wait(1.0)
     return False
 
 
-def launch_demo(settings: Settings) -> dict[str, Any]:
-    """Launch the demo campaign as a user would, through the API."""
+def launch_demo(settings: Settings) -> int:
+    """Launch the demo campaign as a user would, through the API.
+
+    Returns the newest submission from before this launch, for ``watch``.
+    """
+    since = latest_submission_id(api(settings, DETAIL_PATH))
     launched: dict[str, Any] = api(
         settings,
         f"/api/v1/campaigns/{DEMO_CAMPAIGN}/launch?experiment={DEMO_EXPERIMENT}",
@@ -61,4 +82,4 @@ def launch_demo(settings: Settings) -> dict[str, Any]:
         f"launched {DEMO_CAMPAIGN} (leading stage {launched['leading_stage']}); watch it at "
         f"{settings.web_url}/ or {settings.web_url}/api/v1/campaigns/{DEMO_CAMPAIGN}"
     )
-    return launched
+    return since

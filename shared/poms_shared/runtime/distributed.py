@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_demo:
             with db.transaction() as session:
                 load_samples(session)
-            launch_demo(settings)
-            watch(settings, stop)
+            since = launch_demo(settings)
+            watch(settings, stop, since)
         stop.wait()
     finally:
         for proc in procs.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from importlib.metadata import entry_points
 from typing import Any
@@ -69,8 +70,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    settings = load_settings()
-    stack = Stack(settings)
+    try:
+        settings = load_settings()
+        stack = Stack(settings)
+    except (OSError, ValueError) as exc:
+        # e.g. the web port is taken, or a setting is malformed: say so, no traceback
+        print(f"poms-run: cannot start: {exc}", file=sys.stderr)
+        print(
+            "  (set POMS_WEB_PORT for another port, POMS_VAR_DIR for another data folder)",
+            file=sys.stderr,
+        )
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -83,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             with stack.db.transaction() as session:
                 created = load_samples(session)
             print(f"sample campaign {DEMO_CAMPAIGN} {'loaded' if created else 'already present'}")
-            launch_demo(settings)
-            done = watch(settings, stop)
+            since = launch_demo(settings)
+            done = watch(settings, stop, since)
         if not args.exit_when_done:
             stop.wait()
     finally:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 SERVICE_NAMES = ("campaign-manager", "launcher", "tracker", "web")
@@ -37,6 +38,7 @@ class DistributedStack:
             "POMS_POLL_INTERVAL": "0.5",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports = {name: free_port() for name in SERVICE_NAMES}
 
     @property
     def web_url(self) -> str:
@@ -49,7 +51,7 @@ class DistributedStack:
         exe = Path(sys.executable).parent / f"poms-{name}"
         with open(log_dir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
-                [str(exe), "--metrics-port", str(free_port())],
+                [str(exe), "--metrics-port", str(self.metrics_ports[name])],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -86,6 +88,13 @@ class DistributedStack:
                     raise RuntimeError(f"web exited: {self.log('web')[-2000:]}") from None
                 time.sleep(0.2)
         raise TimeoutError(f"web did not listen on {self.web_port}")
+
+    def metrics(self, name: str) -> str:
+        """The Prometheus exposition of one running service."""
+        url = f"http://127.0.0.1:{self.metrics_ports[name]}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text: str = resp.read().decode()
+            return text
 
     def log(self, name: str) -> str:
         path = self.var_dir / "logs" / "services" / f"{name}.log"

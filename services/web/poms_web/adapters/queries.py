@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from poms_shared.db.campaigns import CampaignNotFound, load_campaign_spec
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage
 from poms_shared.db.tables import File, Job, Submission, SubmissionHistory
 from poms_shared.domain.dag import Edge, campaign_done, leading_stages
 from poms_shared.domain.statuses import JobState, SubmissionStatus
+from poms_shared.ini.writer import write_ini
 
 
 class NotFound(LookupError):
@@ -25,6 +27,15 @@ def find_campaign(session: Session, experiment: str, name: str) -> Campaign:
     if campaign is None:
         raise NotFound(f"campaign {name!r} was not found in experiment {experiment!r}")
     return campaign
+
+
+def campaign_ini_or_none(session: Session, experiment: str, name: str) -> dict[str, Any] | None:
+    """The campaign as `.ini` text before a change (for the audit log), if it exists."""
+    try:
+        spec = load_campaign_spec(session, experiment=experiment, name=name)
+    except CampaignNotFound:
+        return None
+    return {"ini": write_ini(spec)}
 
 
 def list_campaigns(session: Session, experiment: str | None) -> list[dict[str, Any]]:
