@@ -20,5 +20,13 @@ def record_audit(
     after: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit row in the caller's transaction (so it exists only if the change does)."""
-    session.add(AuditEntry(actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                           before=before, after=after))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+        )
+    )
