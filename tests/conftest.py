@@ -12,11 +12,6 @@ from poms_shared.db.session import Database
 from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
 from poms_shared.testing.rabbit import rabbit_vhost
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: restarts shared infrastructure; opt-in")
-
-
 # ---- RabbitMQ -------------------------------------------------------------------------
 
 
