@@ -42,11 +42,23 @@ CAMPAIGN_MANAGER_EVENTS = QueueSpec(
         routing_key("event", "CampaignCompleted"),
     ),
 )
-LAUNCHER_COMMANDS = QueueSpec("launcher", "commands", (routing_key("command", "LaunchSubmission"),))
+LAUNCHER_COMMANDS = QueueSpec(
+    "launcher",
+    "commands",
+    (
+        routing_key("command", "LaunchSubmission"),
+        routing_key("command", "JobControl"),
+        routing_key("command", "AbortLaunch"),
+    ),
+)
 TRACKER_LAUNCHES = QueueSpec(
     "tracker",
     "launches",
-    (routing_key("event", "SubmissionLaunched"), routing_key("event", "LaunchFailed")),
+    (
+        routing_key("event", "SubmissionLaunched"),
+        routing_key("event", "LaunchFailed"),
+        routing_key("event", "JobControlApplied"),
+    ),
 )
 TRACKER_JOB_EVENTS = QueueSpec(
     "tracker",

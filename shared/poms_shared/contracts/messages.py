@@ -36,7 +36,11 @@ class LaunchCampaign(Command):
 
 
 class LaunchStage(Command):
-    """Launch one stage, optionally on a given dataset (dependent launches)."""
+    """Launch one stage, optionally on a given dataset (dependent launches).
+
+    ``request_id`` names a ``launch_requests`` row in which the campaign manager records
+    the outcome (submission id, held, or the error) for the caller waiting on it.
+    """
 
     stage_id: int
     launcher: str
@@ -44,12 +48,35 @@ class LaunchStage(Command):
     test: bool = False
     parent_submission_id: int | None = None
     param_overrides: list[tuple[str, str]] = Field(default_factory=list)
+    commands_only: bool = False
+    request_id: str | None = None
+    recovery_type: str | None = None
 
 
 class LaunchSubmission(Command):
-    """Run the launch of an already allocated submission."""
+    """Run the launch of an already allocated submission.
+
+    ``commands_only``: compose and store the runnable command, do not run it (a
+    reservation made by "show commands").
+    """
 
     submission_id: int
+    commands_only: bool = False
+
+
+class JobControl(Command):
+    """Act on the batch jobs of submissions: kill → Removed, cancel → Cancelled."""
+
+    submission_ids: list[int]
+    action: Literal["kill", "cancel", "hold", "release"]
+    actor: str
+
+
+class AbortLaunch(Command):
+    """Kill a launch command that is still running (its whole process group)."""
+
+    submission_id: int
+    actor: str
 
 
 # ---- events ---------------------------------------------------------------------------
@@ -108,6 +135,15 @@ class FilesDeclared(Event):
     files: list[DeclaredFile]
 
 
+class JobControlApplied(Event):
+    """The batch backend carried out (or refused) a job-control action on a submission."""
+
+    submission_id: int
+    action: Literal["kill", "cancel", "hold", "release"]
+    ok: bool
+    detail: str = ""
+
+
 class SubmissionStatusChanged(Event):
     submission_id: int
     stage_id: int
@@ -138,7 +174,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         LaunchCampaign,
         LaunchStage,
         LaunchSubmission,
+        JobControl,
+        AbortLaunch,
         SubmissionLaunched,
+        JobControlApplied,
         LaunchFailed,
         JobEventsReported,
         FilesDeclared,
