@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,11 @@ def _number(name: str, default: str, kind: type[int] | type[float]) -> int | flo
         raise ValueError(f"{name} must be {what}, not {raw!r}") from None
 
 
+def _names(name: str, default: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in _env(name, default).split(",") if n.strip())
+    return names or (default,)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a service needs to know about its surroundings."""
@@ -34,9 +41,16 @@ class Settings:
     web_port: int = 8080
     metrics_port: int = 0
     local_batch_slots: int = 4
+    batch_backends: tuple[str, ...] = ("local",)
     poll_interval: float = 1.0
     launch_timeout: float = 600.0
+    reservation_ttl: float = 7200.0  # unused "show commands" reservations fail after this
     experiment: str = "demo"
+    launch_concurrency: int = 4
+    local_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+    ssh_port: int = 0
+    ssh_key: str = ""
+    ssh_options: tuple[str, ...] = ()
 
     @property
     def web_url(self) -> str:
@@ -50,6 +64,20 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.var_dir / "logs"
+
+
+def _local_hosts() -> tuple[str, ...]:
+    raw = os.environ.get("POMS_LOCAL_HOSTS", "").strip()
+    if raw:
+        return tuple(h.strip() for h in raw.split(",") if h.strip())
+    return (*Settings.local_hosts, socket.gethostname(), socket.getfqdn())
+
+
+def _ssh_options() -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(os.environ.get("POMS_SSH_OPTIONS", "")))
+    except ValueError as exc:
+        raise ValueError(f"POMS_SSH_OPTIONS is not a valid option list: {exc}") from None
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -73,9 +101,16 @@ def load_settings(**overrides: object) -> Settings:
         "web_port": _number("POMS_WEB_PORT", str(Settings.web_port), int),
         "metrics_port": _number("POMS_METRICS_PORT", "0", int),
         "local_batch_slots": _number("POMS_LOCAL_BATCH_SLOTS", "4", int),
+        "batch_backends": _names("POMS_BATCH_BACKENDS", "local"),
         "poll_interval": _number("POMS_POLL_INTERVAL", "1.0", float),
         "launch_timeout": _number("POMS_LAUNCH_TIMEOUT", "600", float),
+        "reservation_ttl": _number("POMS_RESERVATION_TTL", "7200", float),
         "experiment": _env("POMS_DEMO_EXPERIMENT", "demo"),
+        "launch_concurrency": _number("POMS_LAUNCH_CONCURRENCY", "4", int),
+        "local_hosts": _local_hosts(),
+        "ssh_port": _number("POMS_SSH_PORT", "0", int),
+        "ssh_key": _env("POMS_SSH_KEY", ""),
+        "ssh_options": _ssh_options(),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

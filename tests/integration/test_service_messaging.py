@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from poms_campaign_manager.adapters.repository import allocate_submission
+from poms_campaign_manager.domain.launching import LaunchOptions
 from poms_shared.broker.errors import RetryPolicy
 from poms_shared.broker.names import TRACKER_LAUNCHES
 from poms_shared.broker.rabbit import RabbitBus
@@ -96,7 +97,7 @@ def submission_id(pg_database: Database) -> int:
             .order_by(CampaignStage.campaign_stage_id)
         ).first()
         assert stage is not None
-        submission = allocate_submission(session, stage, launcher="poms", dataset=None, test=True)
+        submission = allocate_submission(session, stage, LaunchOptions(launcher="poms", test=True))
         return submission.submission_id
 
 

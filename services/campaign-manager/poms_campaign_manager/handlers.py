@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from poms_campaign_manager.adapters import repository as repo
 from poms_campaign_manager.domain.dependents import plan_dependent_launches
+from poms_campaign_manager.domain.launching import LaunchKind, LaunchOptions, decide_launch
 from poms_shared.contracts.messages import (
     CampaignCompleted,
     LaunchCampaign,
@@ -15,8 +17,10 @@ from poms_shared.contracts.messages import (
 )
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import CampaignStage
+from poms_shared.db.submissions import record_status
 from poms_shared.db.tables import Submission
 from poms_shared.domain.dag import campaign_done, choose_leading_stage
+from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.runtime.service import HandlerRegistry
 
 log = logging.getLogger(__name__)
@@ -26,46 +30,65 @@ def launch_campaign(cmd: LaunchCampaign, *, uow: UnitOfWork) -> None:
     """Launch the campaign's unique leading stage."""
     campaign = repo.get_campaign(uow.session, cmd.campaign_id)
     stages = {s.campaign_stage_id: s.name for s in campaign.stages}
-    leader = choose_leading_stage(
-        campaign.name, stages, repo.campaign_edges(uow.session, [*stages])
-    )
+    edges = repo.campaign_edges(uow.session, [*stages])
+    leader = choose_leading_stage(campaign.name, stages, edges)
     stage = repo.get_stage(uow.session, leader, lock=True)
-    _launch(uow, stage, launcher=cmd.launcher, dataset=None, test=cmd.test)
+    launch_with_options(uow, stage, LaunchOptions(launcher=cmd.launcher, test=cmd.test))
 
 
 def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork) -> None:
-    """Launch one stage, on a dataset override when given."""
-    stage = repo.get_stage(uow.session, cmd.stage_id, lock=True)
-    _launch(
-        uow,
-        stage,
+    """Launch one stage; a waiting caller learns the outcome through its launch request."""
+    try:
+        stage = repo.get_stage(uow.session, cmd.stage_id, lock=True)
+    except LookupError as exc:
+        repo.finish_request(uow.session, cmd.request_id, "failed", error=str(exc))
+        return
+    opts = LaunchOptions(
         launcher=cmd.launcher,
         dataset=cmd.dataset_override,
         test=cmd.test,
-        parent=cmd.parent_submission_id,
+        parent_submission_id=cmd.parent_submission_id,
+        param_overrides=tuple(cmd.param_overrides),
+        commands_only=cmd.commands_only,
     )
+    launch_with_options(uow, stage, opts, request_id=cmd.request_id)
 
 
-def _launch(
-    uow: UnitOfWork,
-    stage: CampaignStage,
-    *,
-    launcher: str,
-    dataset: str | None,
-    test: bool,
-    parent: int | None = None,
-) -> Submission:
-    submission = repo.allocate_submission(
-        uow.session,
-        stage,
-        launcher=launcher,
-        dataset=dataset,
-        test=test,
-        parent_submission_id=parent,
+def launch_with_options(
+    uow: UnitOfWork, stage: CampaignStage, opts: LaunchOptions, request_id: str | None = None
+) -> None:
+    """Hold, park for approval, or allocate and hand to the launcher."""
+    kind = decide_launch(
+        stage_type=stage.campaign_stage_type,
+        stage_held=stage.hold_experimenter_id is not None,
+        globally_held=repo.globally_held(uow.session),
+        commands_only=opts.commands_only,
     )
-    uow.emit(LaunchSubmission(submission_id=submission.submission_id))
+    if kind is LaunchKind.HOLD:
+        held = repo.hold_launch(uow.session, stage, opts)
+        repo.finish_request(uow.session, request_id, "held", held_launch_id=held.held_launch_id)
+        log.info("stage %s: launch held (%s)", stage.name, held.held_launch_id)
+        return
+    try:
+        dataset = repo.choose_dataset(uow.session, stage, opts)
+    except repo.LaunchRefused as exc:
+        repo.finish_request(uow.session, request_id, "failed", error=str(exc))
+        log.warning("stage %s: launch refused: %s", stage.name, exc)
+        return
+    submission = repo.allocate_submission(uow.session, stage, replace(opts, dataset=dataset))
+    repo.finish_request(uow.session, request_id, "launched", submission_id=submission.submission_id)
+    if kind is LaunchKind.APPROVAL:
+        record_status(
+            uow.session,
+            submission,
+            SubmissionStatus.AWAITING_APPROVAL,
+            reason="approval stage: waiting for a person",
+        )
+        return
+    uow.emit(
+        LaunchSubmission(submission_id=submission.submission_id, commands_only=opts.commands_only)
+    )
     log.info("stage %s: submission %s allocated", stage.name, submission.submission_id)
-    return submission
 
 
 def on_submission_located(evt: SubmissionLocated, *, uow: UnitOfWork) -> None:
@@ -94,14 +117,13 @@ def on_submission_located(evt: SubmissionLocated, *, uow: UnitOfWork) -> None:
             )
             log.info("dataset %s defined with %d files", plan.dataset_name, count)
         target = repo.get_stage(uow.session, plan.stage_id, lock=True)
-        _launch(
-            uow,
-            target,
+        opts = LaunchOptions(
             launcher=original.launcher,
             dataset=plan.dataset_name,
             test=test,
-            parent=original.submission_id,
+            parent_submission_id=original.submission_id,
         )
+        launch_with_options(uow, target, opts)
     if not plans and stage.campaign_id is not None:
         _maybe_campaign_done(uow, stage.campaign_id)
 

@@ -1,179 +1,239 @@
-"""Launcher handler: prepare (one transaction) → run (no transaction) → record (another)."""
+"""Launches: accept (one transaction) → start (another) → run (none) → record (another).
+
+Why the message may be acknowledged as soon as the accept transaction commits, while the
+launch itself runs later on a pool thread, and a launch still runs at most once and is
+always reported:
+
+* accept claims the message in the inbox and marks the submission ``launch_accepted`` in
+  the same transaction, so a redelivered message, or a second LaunchSubmission for the
+  same submission, never queues the launch again (composition waits for a pool thread,
+  which keeps the consumer quick);
+* a pool thread first marks ``launch_started`` under the submission's row lock and runs
+  only if nobody did before; record marks ``launch_finished`` and emits the outcome once;
+* when the launcher starts it looks at New submissions it accepted but never finished:
+  accepted but not started (the process stopped while they waited for a thread) are
+  queued again; started on this host but not finished are reported as LaunchFailed
+  "interrupted", since a launch is never run twice. (Launchers on other hosts are left to
+  report their own; two launcher replicas on one host would report each other's.)
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from poms_launcher.adapters import repository as repo
-from poms_launcher.adapters.runner import LocalRunner, RunResult
-from poms_launcher.domain.compose import (
-    CompositionError,
-    compose_command,
-    find_batch_ids,
-    launch_environment,
-    substitute,
-    substitution_values,
-)
+from poms_launcher.adapters.runner import RunResult
+from poms_launcher.domain.compose import CompositionError, find_batch_ids
+from poms_launcher.plan import Prepared, compose_launch
+from poms_launcher.pool import LaunchPool
 from poms_shared.contracts import Envelope
 from poms_shared.contracts.messages import LaunchFailed, LaunchSubmission, SubmissionLaunched
 from poms_shared.db.messaging import UnitOfWork, claim_inbox
 from poms_shared.db.session import Database
+from poms_shared.db.tables import Submission
+from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.metrics import LAUNCHES
 from poms_shared.settings import Settings
 
 log = logging.getLogger(__name__)
 CONSUMER = "launcher"
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", socket.gethostname(), socket.getfqdn()}
+THIS_HOST = socket.gethostname()
+INTERRUPTED = "launch interrupted (launcher restarted); see the launch log"
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A launch ready to run, or None fields when it must not run."""
-
-    script: str
-    env: dict[str, str]
-    log_path: Path
-    command: str
+def now() -> str:
+    return datetime.now(UTC).isoformat()
 
 
-def launch_submission(
-    envelope: Envelope,
-    *,
-    db: Database,
-    settings: Settings,
-    runner: LocalRunner,
-    after_commit: Callable[[], None],
-) -> None:
-    """Run one submission's launch exactly once, even if the message comes again."""
-    cmd = envelope.payload
-    assert isinstance(cmd, LaunchSubmission)
-    prepared = _prepare(envelope, cmd.submission_id, db, settings)
-    after_commit()
-    if prepared is None:
-        return
-    result = runner.run(prepared.script, prepared.env, prepared.log_path, settings.launch_timeout)
-    _record(envelope, cmd.submission_id, prepared, result, db)
-    after_commit()
+def mark(submission: Submission, **values: Any) -> None:
+    """Add keys to ``submission_params`` (a new dict, so the change is saved)."""
+    submission.submission_params = {**submission.submission_params, **values}
 
 
-def _prepare(envelope: Envelope, sid: int, db: Database, settings: Settings) -> Prepared | None:
-    with db.transaction() as session:
-        uow = UnitOfWork(session, cause=envelope)
-        submission = repo.lock_submission(session, sid)
-        started = submission.submission_params.get("launch_started")
-        if started is not None:
-            # Launched (or launching) before: never run a launch twice. If the launcher
-            # stopped mid-launch, say so once instead of leaving the submission New.
-            if submission.batch_id is None and claim_inbox(session, CONSUMER, envelope.message_id):
-                uow.emit(
-                    LaunchFailed(
-                        submission_id=sid,
-                        log_path=submission.launch_log,
-                        reason="launch interrupted (launcher restarted); see the launch log",
-                    )
-                )
-            return None
-        log_path = _log_path(settings, submission.campaign_stage_id, submission.launcher, sid)
-        try:
-            ctx = repo.launch_context(session, submission)
-            prepared = _compose(ctx, settings, log_path)
-        except CompositionError as exc:
-            claim_inbox(session, CONSUMER, envelope.message_id)
-            uow.emit(LaunchFailed(submission_id=sid, reason=str(exc)))
-            LAUNCHES.labels("failed").inc()
-            return None
-        submission.submission_params = {
-            **submission.submission_params,
-            "launch_started": datetime.now(UTC).isoformat(),
-        }
-        submission.command_executed = prepared.command
-        submission.launch_log = str(log_path)
-        return prepared
-
-
-def _compose(ctx: repo.LaunchContext, settings: Settings, log_path: Path) -> Prepared:
-    if ctx.login_host not in LOCAL_HOSTS:
-        raise CompositionError(
-            f"login setup host {ctx.login_host!r} is not this machine; remote (ssh) launches "
-            "are not available in this release"
-        )
-    values = substitution_values(
-        dataset=ctx.dataset,
-        version=ctx.version,
-        experiment=ctx.identity.experiment,
-        launcher=ctx.identity.launcher,
-        keywords=ctx.spec.keywords,
-    )
-    command = compose_command(ctx.spec, values)
-    setup = substitute(ctx.login_setup, values, "login setup")
-    env = {**os.environ, **launch_environment(ctx.identity)}
-    env["POMS_BATCH_DIR"] = str(settings.batch_dir)
-    env["POMS_VAR_DIR"] = str(settings.var_dir)
-    env["POMS_WEB_URL"] = settings.web_url
-    if ctx.input_files:
-        listing = log_path.with_suffix(".files")
-        env["POMS_DATASET_FILE_LIST"] = str(repo.write_file_list(listing, ctx.input_files))
-    # POMS's own submit commands go first on PATH after the user's setup, so they win.
-    wrappers = str(Path(sys.executable).parent)
-    script = "\n".join(
-        [
-            'echo "== process_id: $$ =="',
-            setup,
-            f'export PATH="{wrappers}:$PATH"',
-            command,
-            "rc=$?",
-            'echo "== completed: $$ rc=$rc =="',
-            "exit $rc",
-        ]
-    )
-    return Prepared(script=script, env=env, log_path=log_path, command=command)
-
-
-def _log_path(settings: Settings, stage_id: int, launcher: str, sid: int) -> Path:
+def log_path_for(settings: Settings, stage_id: int, launcher: str, sid: int) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     return settings.log_dir / "launches" / f"campaign_{stage_id}" / f"{stamp}_{launcher}_{sid}"
 
 
-def _record(
-    envelope: Envelope,
-    sid: int,
-    prepared: Prepared,
-    result: RunResult,
-    db: Database,
-) -> None:
-    batch_ids = find_batch_ids(result.output)
-    with db.transaction() as session:
-        uow = UnitOfWork(session, cause=envelope)
-        claim_inbox(session, CONSUMER, envelope.message_id)
-        submission = repo.lock_submission(session, sid)
-        if result.returncode == 0 and batch_ids:
-            submission.batch_id = batch_ids[0]
-            submission.batch_backend = batch_ids[0].rsplit("@", 1)[-1]
-            uow.emit(
-                SubmissionLaunched(
-                    submission_id=sid,
-                    batch_id=batch_ids[0],
-                    backend=submission.batch_backend,
-                    command=prepared.command,
-                    log_path=str(prepared.log_path),
-                )
-            )
-            LAUNCHES.labels("launched").inc()
+@dataclass
+class Launcher:
+    """The launch side of the launcher service."""
+
+    db: Database
+    settings: Settings
+    pool: LaunchPool
+    after_commit: Callable[[], None]
+
+    def on_launch(self, envelope: Envelope) -> None:
+        cmd = envelope.payload
+        assert isinstance(cmd, LaunchSubmission)
+        accepted = self._accept(envelope, cmd)
+        self.after_commit()
+        if accepted:
+            self.pool.submit(partial(self.execute, envelope, cmd.submission_id))
+
+    def execute(self, cause: Envelope | None, sid: int) -> None:
+        """Compose and start (once), run, record. Runs on a pool thread."""
+        prepared = self._start(cause, sid)
+        self.after_commit()
+        if prepared is None:
             return
-        reason = (
-            "launch timed out"
-            if result.timed_out
-            else f"launch command exited with status {result.returncode}"
-            if result.returncode
-            else "launch command submitted no batch jobs"
+        result = prepared.runner.run(
+            prepared.script, prepared.log_path, self.settings.launch_timeout
         )
-        uow.emit(LaunchFailed(submission_id=sid, reason=reason, log_path=str(prepared.log_path)))
-        LAUNCHES.labels("failed").inc()
-        log.warning("submission %s: %s", sid, reason)
+        self._record(cause, sid, prepared, result)
+        self.after_commit()
+
+    def recover(self) -> None:
+        """Queue accepted launches again; report started ones this host never finished."""
+        requeue: list[int] = []
+        with self.db.transaction() as session:
+            uow = UnitOfWork(session)
+            for sid in _unfinished(session):
+                submission = repo.lock_submission(session, sid)
+                params = submission.submission_params
+                if "launch_started" not in params:
+                    requeue.append(sid)
+                elif params.get("launcher_host") == THIS_HOST:
+                    mark(submission, launch_finished=now())
+                    uow.emit(
+                        LaunchFailed(
+                            submission_id=sid, reason=INTERRUPTED, log_path=submission.launch_log
+                        )
+                    )
+                    LAUNCHES.labels("failed").inc()
+        self.after_commit()
+        for sid in requeue:
+            self.pool.submit(partial(self.execute, None, sid))
+
+    def _accept(self, envelope: Envelope, cmd: LaunchSubmission) -> bool:
+        """Kept short (the consumer waits for it): claim the message, mark the submission."""
+        sid = cmd.submission_id
+        with self.db.transaction() as session:
+            if not claim_inbox(session, CONSUMER, envelope.message_id):
+                return False
+            submission = repo.lock_submission(session, sid)
+            if "launch_accepted" in submission.submission_params:
+                log.info("submission %s: launch already accepted; not launching again", sid)
+                return False
+            if cmd.commands_only:
+                path = self._log_path(submission)
+                uow = UnitOfWork(session, cause=envelope)
+                self._compose(session, uow, submission, path, commands_only=True)
+                return False
+            mark(submission, launch_accepted=now())
+            submission.launch_log = str(self._log_path(submission))
+            return True
+
+    def _log_path(self, submission: Submission) -> Path:
+        if submission.launch_log:
+            return Path(submission.launch_log)
+        return log_path_for(
+            self.settings,
+            submission.campaign_stage_id,
+            submission.launcher,
+            submission.submission_id,
+        )
+
+    def _compose(
+        self,
+        session: Session,
+        uow: UnitOfWork,
+        submission: Submission,
+        path: Path,
+        commands_only: bool = False,
+    ) -> Prepared | None:
+        """Compose, store the command (and in show-commands mode the whole launch)."""
+        try:
+            ctx = repo.launch_context(session, submission)
+            prepared = compose_launch(ctx, self.settings, path, commands_only=commands_only)
+        except CompositionError as exc:
+            mark(submission, launch_accepted=now(), launch_finished=now())
+            uow.emit(LaunchFailed(submission_id=submission.submission_id, reason=str(exc)))
+            LAUNCHES.labels("failed").inc()
+            return None
+        submission.command_executed = prepared.command
+        target = prepared.runner.target
+        where = {"host": target.host, "account": target.account} if target else {}
+        mark(submission, launch_target=where)
+        if commands_only:
+            # show commands: nothing runs; the submission stays New (its expiry is elsewhere)
+            commands = {"script": prepared.script, "command_line": prepared.command_line}
+            mark(submission, commands=commands)
+        return prepared
+
+    def _start(self, cause: Envelope | None, sid: int) -> Prepared | None:
+        with self.db.transaction() as session:
+            submission = repo.lock_submission(session, sid)
+            params = submission.submission_params
+            if "launch_started" in params or "launch_finished" in params:
+                return None
+            uow = UnitOfWork(session, cause=cause)
+            prepared = self._compose(session, uow, submission, self._log_path(submission))
+            if prepared is not None:
+                mark(submission, launch_started=now(), launcher_host=THIS_HOST)
+            return prepared
+
+    def _record(
+        self, cause: Envelope | None, sid: int, prepared: Prepared, result: RunResult
+    ) -> None:
+        batch_ids = find_batch_ids(result.output)
+        with self.db.transaction() as session:
+            uow = UnitOfWork(session, cause=cause)
+            submission = repo.lock_submission(session, sid)
+            if "launch_finished" in submission.submission_params:
+                return  # aborted: that was reported when it happened
+            mark(submission, launch_finished=now())
+            if result.returncode == 0 and batch_ids:
+                submission.batch_id = batch_ids[0]
+                submission.batch_backend = batch_ids[0].rsplit("@", 1)[-1]
+                uow.emit(
+                    SubmissionLaunched(
+                        submission_id=sid,
+                        batch_id=batch_ids[0],
+                        backend=submission.batch_backend,
+                        command=prepared.command,
+                        log_path=str(prepared.log_path),
+                    )
+                )
+                LAUNCHES.labels("launched").inc()
+                return
+            reason = failure_reason(result)
+            uow.emit(
+                LaunchFailed(submission_id=sid, reason=reason, log_path=str(prepared.log_path))
+            )
+            LAUNCHES.labels("failed").inc()
+            log.warning("submission %s: %s", sid, reason)
+
+
+def failure_reason(result: RunResult) -> str:
+    if result.timed_out:
+        return "launch timed out"
+    if result.returncode:
+        return f"launch command exited with status {result.returncode}"
+    return "launch command submitted no batch jobs"
+
+
+def _unfinished(session: Session) -> list[int]:
+    """New submissions this service accepted and has not reported on."""
+    rows = session.execute(
+        select(Submission.submission_id, Submission.submission_params).where(
+            Submission.status_id == int(SubmissionStatus.NEW),
+            Submission.launch_log.is_not(None),
+        )
+    )
+    return [
+        sid
+        for sid, params in rows
+        if "launch_accepted" in (params or {}) and "launch_finished" not in (params or {})
+    ]

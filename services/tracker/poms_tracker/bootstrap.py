@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from poms_shared.batch.local import LocalBatch
+from poms_shared.batch.backends import make_backend
+from poms_shared.batch.port import BatchBackend, BatchError
 from poms_shared.broker import Bus, PermanentError
 from poms_shared.broker.names import TRACKER_JOB_EVENTS, TRACKER_LAUNCHES
 from poms_shared.contracts import Envelope
@@ -39,18 +40,29 @@ def batch_handler(
     return handle
 
 
-class LocalPoller:
-    """Feeds the local batch backend's job states and declared files into the tracker."""
+class BatchPoller:
+    """Feeds every configured backend's job states and declared files into the tracker."""
 
-    def __init__(self, db: Database, batch: LocalBatch, after_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, db: Database, backends: list[BatchBackend], after_commit: Callable[[], None]
+    ) -> None:
         self.db = db
-        self.batch = batch
+        self.backends = backends
         self.after_commit = after_commit
 
     def run_once(self) -> bool:
-        result = self.batch.poll()
+        """Poll each backend in turn; one that fails is logged and does not stop the others."""
+        for backend in self.backends:
+            try:
+                self._poll(backend)
+            except BatchError as exc:
+                log.warning("polling the %s batch backend failed: %s", backend.name, exc)
+        return False
+
+    def _poll(self, backend: BatchBackend) -> None:
+        result = backend.poll()
         if not result.events and not result.files:
-            return False
+            return
         with self.db.transaction() as session:
             uow = UnitOfWork(session)
             for declared in result.files:
@@ -59,12 +71,11 @@ class LocalPoller:
         self.after_commit()
         # Only after the commit: a finished job need not be read again.
         finished = {e.batch_job_id for e in result.events if STATE_NAMES[e.state].is_terminal}
-        self.batch.mark_tracked(sorted(finished))
-        return False
+        backend.mark_tracked(sorted(finished))
 
 
 def build(settings: Settings, db: Database, bus: Bus) -> Service:
-    """Launch-outcome consumer, micro-batched job-event consumer, local poller, sweep."""
+    """Launch-outcome consumer, micro-batched job-event consumer, batch poller, sweep."""
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
     registry = handlers.build_registry()
@@ -74,8 +85,9 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     service.batch_subscriptions.append(
         (TRACKER_JOB_EVENTS, batch_handler(db, registry, relay.wake))
     )
-    poller = LocalPoller(db, LocalBatch(settings.batch_dir, settings.local_batch_slots), relay.wake)
-    service.loops.append(Loop("local-batch-poller", poller.run_once, settings.poll_interval))
+    backends = [make_backend(name, settings) for name in settings.batch_backends]
+    poller = BatchPoller(db, backends, relay.wake)
+    service.loops.append(Loop("batch-poller", poller.run_once, settings.poll_interval))
     service.loops.append(Loop("completed-sweep", lambda: _sweep(db, relay.wake), 30.0))
     return service
 

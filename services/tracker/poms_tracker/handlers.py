@@ -9,9 +9,11 @@ from sqlalchemy import select
 
 from poms_shared.contracts.messages import (
     FilesDeclared,
+    JobControlApplied,
     JobEvent,
     JobEventsReported,
     LaunchFailed,
+    SetSubmissionStatus,
     SubmissionCompleted,
     SubmissionLaunched,
     SubmissionLocated,
@@ -42,6 +44,34 @@ def on_launched(evt: SubmissionLaunched, *, uow: UnitOfWork) -> None:
 def on_launch_failed(evt: LaunchFailed, *, uow: UnitOfWork) -> None:
     submission = _lock(uow, evt.submission_id)
     transition(uow, submission, SubmissionStatus.LAUNCH_FAILED, reason=evt.reason)
+
+
+def on_job_control(evt: JobControlApplied, *, uow: UnitOfWork) -> None:
+    """A kill ends the submission Removed, a cancel Cancelled (a person's decision)."""
+    if not evt.ok or evt.action not in ("kill", "cancel"):
+        return
+    submission = _lock(uow, evt.submission_id)
+    status = SubmissionStatus.REMOVED if evt.action == "kill" else SubmissionStatus.CANCELLED
+    if SubmissionStatus(submission.status_id) <= SubmissionStatus.RUNNING:
+        transition(
+            uow, submission, status, reason=f"jobs {evt.action}ed: {evt.detail}", automatic=False
+        )
+
+
+def on_set_status(cmd: SetSubmissionStatus, *, uow: UnitOfWork) -> None:
+    """Approve, reject, kick to Completed or force Located, as a person asked."""
+    submission = _lock(uow, cmd.submission_id)
+    wanted = SubmissionStatus.from_label(cmd.status)
+    reason = f"{cmd.reason or 'set'} by {cmd.actor}"
+    if wanted == SubmissionStatus.LOCATED:
+        # Forcing: remember it, so the completion rule says located whatever the counts.
+        submission.submission_params = {**submission.submission_params, "force_located": True}
+        if SubmissionStatus(submission.status_id) < SubmissionStatus.COMPLETED:
+            transition(uow, submission, SubmissionStatus.COMPLETED, reason=reason, automatic=False)
+        refresh(uow, submission)
+        return
+    transition(uow, submission, wanted, reason=reason, automatic=False)
+    refresh(uow, submission)
 
 
 def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
@@ -142,4 +172,6 @@ def build_registry() -> HandlerRegistry:
     registry.register(LaunchFailed, on_launch_failed)
     registry.register(JobEventsReported, on_job_events)
     registry.register(FilesDeclared, on_files_declared)
+    registry.register(JobControlApplied, on_job_control)
+    registry.register(SetSubmissionStatus, on_set_status)
     return registry

@@ -8,7 +8,7 @@ from flask import Flask
 
 from poms_shared.db.session import Database
 from poms_shared.settings import Settings
-from poms_web import api, ops, pages
+from poms_web import api, control_api, ops, pages, stages_api
 from poms_web.context import WebState
 from poms_web.errors import register_error_handlers
 
@@ -20,6 +20,8 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.extensions["poms"] = WebState(settings=settings, db=db, wake=wake)
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(stages_api.bp)
+    app.register_blueprint(control_api.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
     return app

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from poms_shared.db.campaigns import CampaignError, CampaignNotFound
 from poms_shared.domain.dag import CampaignLaunchError
 from poms_shared.ini.parser import IniError
+from poms_web.adapters.actions import BadRequest
 from poms_web.adapters.queries import NotFound
 
 
@@ -35,6 +36,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CampaignError)
     def _bad_campaign(exc: CampaignError) -> Any:
         return respond(400, "bad_campaign", str(exc))
+
+    @app.errorhandler(BadRequest)
+    def _bad_request(exc: BadRequest) -> Any:
+        return respond(400, "bad_request", str(exc))
 
     @app.errorhandler(CampaignLaunchError)
     def _cannot_launch(exc: CampaignLaunchError) -> Any:

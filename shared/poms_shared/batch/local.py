@@ -16,6 +16,7 @@ from pathlib import Path
 
 from poms_shared.batch.local_control import kill_jobs
 from poms_shared.batch.local_events import latest, parse_job_ref
+from poms_shared.batch.local_hold import hold_jobs, release_jobs
 from poms_shared.batch.local_poll import BACKEND, Poller, PollResult
 from poms_shared.batch.local_spool import (
     BATCH_DIR_ENV,
@@ -53,6 +54,7 @@ class LocalJobStatus:
 class LocalBatch:
     """Submit, list, kill and poll jobs spooled under ``root``."""
 
+    name = BACKEND
     backend = BACKEND
 
     def __init__(
@@ -125,6 +127,14 @@ class LocalBatch:
         with self._lock:
             self._reap()
         return kill_jobs(self._resolve(batch_id_or_job_id), grace=self.kill_grace)
+
+    def hold(self, batch_id: str) -> int:
+        """Hold idle jobs (they do not start) and stop running ones; returns how many."""
+        return hold_jobs(self._resolve(batch_id))
+
+    def release(self, batch_id: str) -> int:
+        """Let held jobs start again (idle) or continue (running); returns how many."""
+        return release_jobs(self._resolve(batch_id))
 
     def poll(self) -> PollResult:
         """Scan untracked jobs; events may repeat (consumers dedupe by backend, id and seq)."""

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from poms_shared.batch.local_events import VANISHED_EXIT_CODE, is_terminal, latest
+from poms_shared.batch.local_hold import continue_if_held
 from poms_shared.batch.local_procs import (
     ProcRef,
     group_alive,
@@ -57,6 +58,8 @@ def kill_jobs(jds: Sequence[JobDir], grace: float = 5.0) -> int:
         removed += 1
         if outcome != _NOT_STARTED:
             running[outcome] = jd
+    for pgid, jd in running.items():
+        continue_if_held(jd, pgid)
     # signal every group first, so a cluster's jobs share one grace period
     terminate_groups(running.keys(), grace=grace)
     for jd in running.values():

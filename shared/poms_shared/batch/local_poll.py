@@ -185,13 +185,14 @@ class Poller:
                 experiment=experiment,
                 submission_id=cursor.submission_id,
                 batch_job_id=_batch_job_id(jd),
-                files=[_declared_file(e) for e in entries],
+                files=[declared_file(e) for e in entries],
             )
             for experiment, entries in groups.items()
         ]
 
 
-def _declared_file(entry: DeclaredEntry) -> DeclaredFile:
+def declared_file(entry: DeclaredEntry) -> DeclaredFile:
+    """The message form of one declared output file."""
     return DeclaredFile(
         name=entry.name,
         location=entry.location,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from poms_shared.batch.local_events import is_terminal, latest
+from poms_shared.batch.local_hold import is_held
 from poms_shared.batch.local_procs import proc_ref, signal_group
 from poms_shared.batch.local_spool import (
     DEFAULT_SLOTS,
@@ -59,7 +60,8 @@ def wait_for_slot(jd: JobDir, slots: int) -> int | None:
     while True:
         if _removed_or_finished(jd):
             return None
-        fd = _try_slots(slot_dir, slots)
+        # a held job waits without taking a slot from jobs that may run
+        fd = None if is_held(jd) else _try_slots(slot_dir, slots)
         if fd is not None:
             return fd
         time.sleep(SLOT_POLL_SECONDS)
@@ -105,6 +107,8 @@ def start_payload(jd: JobDir, meta: dict[str, Any]) -> subprocess.Popen[bytes] |
         last = latest(events)
         if jd.kill_marker.exists() or (last is not None and is_terminal(last.state)):
             return None
+        if is_held(jd):
+            return None  # held after the slot was taken: the runner waits again
         record = append_event_locked(jd, events, "running")
         try:
             proc = _spawn(jd, meta)
@@ -145,15 +149,16 @@ def run_job(path: Path) -> int:
         slots = slots_from_env()
     except ValueError:
         slots = DEFAULT_SLOTS
-    slot_fd = wait_for_slot(jd, slots)
-    if slot_fd is None:
-        return 0
-    try:
-        proc = start_payload(jd, meta)
-        if proc is not None:
-            # no timeout: a batch job runs as long as it needs; POMS ends it through kill()
-            returncode = proc.wait()
-            finish(jd, proc.pid, returncode)
-    finally:
-        os.close(slot_fd)  # releases the slot only after the terminal event is on disk
+    while (slot_fd := wait_for_slot(jd, slots)) is not None:
+        try:
+            proc = start_payload(jd, meta)
+            if proc is not None:
+                # no timeout: a batch job runs as long as it needs; POMS ends it through kill()
+                returncode = proc.wait()
+                finish(jd, proc.pid, returncode)
+                return 0
+        finally:
+            os.close(slot_fd)  # releases the slot only after the terminal event is on disk
+        if not is_held(jd):
+            return 0  # removed, or it could not start (already recorded)
     return 0

@@ -58,6 +58,7 @@ TRACKER_LAUNCHES = QueueSpec(
         routing_key("event", "SubmissionLaunched"),
         routing_key("event", "LaunchFailed"),
         routing_key("event", "JobControlApplied"),
+        routing_key("command", "SetSubmissionStatus"),
     ),
 )
 TRACKER_JOB_EVENTS = QueueSpec(

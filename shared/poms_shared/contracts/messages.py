@@ -72,6 +72,15 @@ class JobControl(Command):
     actor: str
 
 
+class SetSubmissionStatus(Command):
+    """A person's status decision: approve (Completed), reject (Removed), kick, force-locate."""
+
+    submission_id: int
+    status: str
+    actor: str
+    reason: str = ""
+
+
 class AbortLaunch(Command):
     """Kill a launch command that is still running (its whole process group)."""
 
@@ -176,6 +185,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         LaunchSubmission,
         JobControl,
         AbortLaunch,
+        SetSubmissionStatus,
         SubmissionLaunched,
         JobControlApplied,
         LaunchFailed,

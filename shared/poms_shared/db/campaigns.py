@@ -1,8 +1,11 @@
-"""Store a ``CampaignSpec`` (editor save / .ini upload, §7.4) and read one back (export, §7.2)."""
+"""Store a ``CampaignSpec`` (editor save / .ini upload, §7.4).
+
+Reading one back (export, §7.2) is ``campaign_export.load_campaign_spec``, re-exported here
+with the errors of ``campaign_base``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -10,6 +13,14 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from poms_shared.db.base import utcnow
+from poms_shared.db.campaign_base import (
+    STAGE_COLUMNS,
+    CampaignError,
+    CampaignNotFound,
+    campaign_stages,
+    find_campaign,
+)
+from poms_shared.db.campaign_export import load_campaign_spec
 from poms_shared.db.models import (
     Campaign,
     CampaignDependency,
@@ -23,27 +34,25 @@ from poms_shared.db.models import (
 )
 from poms_shared.ini.model import (
     CampaignSpec,
-    DependencySpec,
     JobTypeSpec,
     LoginSetupSpec,
     StageFields,
-    StageSpec,
-    freeze_pairs,
     thaw_pairs,
 )
+
+__all__ = [
+    "SHARED_EXPERIMENT",
+    "CampaignError",
+    "CampaignNotFound",
+    "SaveResult",
+    "load_campaign_spec",
+    "save_campaign",
+]
 
 # Experiment whose login setups and job types every experiment may use (shared generic entries).
 SHARED_EXPERIMENT = "samdev"
 
 _Template = TypeVar("_Template", LoginSetup, JobType)
-
-
-class CampaignError(Exception):
-    """A campaign cannot be saved or loaded as asked; the message says why."""
-
-
-class CampaignNotFound(CampaignError, LookupError):
-    """No campaign of that name in that experiment."""
 
 
 @dataclass(frozen=True)
@@ -55,21 +64,6 @@ class SaveResult:
     warnings: list[str]
 
 
-# Stage column ← .ini stage field; the value is stored as resolved (own value, else default).
-_STAGE_COLUMNS = (
-    ("vo_role", "vo_role"),
-    ("software_version", "software_version"),
-    ("dataset", "dataset_or_split_data"),
-    ("cs_split_type", "cs_split_type"),
-    ("completion_type", "completion_type"),
-    ("completion_pct", "completion_pct"),
-    ("param_overrides", "param_overrides"),
-    ("test_param_overrides", "test_param_overrides"),
-    ("merge_overrides", "merge_overrides"),
-    ("campaign_stage_type", "stage_type"),
-    ("output_ancestor_depth", "output_ancestor_depth"),
-    ("default_clear_cronjob", "default_clear_cronjob"),
-)
 # Columns that are NOT NULL but whose field has no fallback value.
 _EMPTY_COLUMNS = {"software_version": "", "dataset": ""}
 
@@ -118,39 +112,6 @@ def save_campaign(
         )
     session.flush()
     return SaveResult(campaign.campaign_id, stage_ids, warnings)
-
-
-def load_campaign_spec(session: Session, *, experiment: str, name: str) -> CampaignSpec:
-    """The stored campaign as a spec, with the job types and login setups its stages use."""
-    campaign = _campaign(session, experiment, name)
-    if campaign is None:
-        raise CampaignNotFound(f"Campaign '{name}' was not found for '{experiment}' experiment")
-    rows = _campaign_stages(session, campaign.campaign_id)
-    # The original kept the default dataset under "dataset" (reference Appendix C #13).
-    defaults = {"dataset_or_split_data": campaign.defaults.get("dataset"), **campaign.defaults}
-    return CampaignSpec(
-        name=campaign.name,
-        experiment=campaign.experiment,
-        poms_role=campaign.creator_role,
-        state_active=campaign.active,
-        keywords=dict(campaign.campaign_keywords or {}),
-        defaults=StageFields.from_json(defaults),
-        positions={k: _xy(v) for k, v in (campaign.positions or {}).items()},
-        stages=tuple(StageSpec(row.name, _stage_fields(row)) for row in rows),
-        login_setups=tuple(_login_setup_spec(t) for t in _used(rows, "login_setup", experiment)),
-        job_types=tuple(_job_type_spec(t) for t in _used(rows, "job_type", experiment)),
-        dependencies=_dependencies(session, rows),
-    )
-
-
-def _campaign(session: Session, experiment: str, name: str) -> Campaign | None:
-    query = select(Campaign).where(Campaign.experiment == experiment, Campaign.name == name)
-    return session.scalars(query).first()
-
-
-def _campaign_stages(session: Session, campaign_id: int) -> list[CampaignStage]:
-    query = select(CampaignStage).where(CampaignStage.campaign_id == campaign_id)
-    return list(session.scalars(query.order_by(CampaignStage.campaign_stage_id)))
 
 
 def _experimenter(session: Session, username: str) -> Experimenter:
@@ -230,7 +191,7 @@ def _template(
 
 
 def _upsert_campaign(session: Session, spec: CampaignSpec, who: _Who) -> Campaign:
-    campaign = _campaign(session, who.experiment, spec.name)
+    campaign = find_campaign(session, who.experiment, spec.name)
     if campaign is None:
         campaign = Campaign(name=spec.name, **who.created())
         session.add(campaign)
@@ -247,7 +208,7 @@ def _save_stages(
     session: Session, spec: CampaignSpec, campaign: Campaign, who: _Who
 ) -> dict[str, int]:
     """Update, create and detach stages; clears every dependency row touching them."""
-    existing = _campaign_stages(session, campaign.campaign_id)
+    existing = campaign_stages(session, campaign.campaign_id)
     ids = [row.campaign_stage_id for row in existing]
     dep = CampaignDependency
     touching = or_(dep.upstream_stage_id.in_(ids), dep.downstream_stage_id.in_(ids))
@@ -280,7 +241,7 @@ def _save_stages(
 
 def _fill_stage(row: CampaignStage, fields: StageFields) -> None:
     values = dict(fields.items())
-    for column, key in _STAGE_COLUMNS:
+    for column, key in STAGE_COLUMNS:
         value = values.get(key, _EMPTY_COLUMNS.get(column))
         setattr(row, column, thaw_pairs(value) if isinstance(value, tuple) else value)
 
@@ -288,51 +249,3 @@ def _fill_stage(row: CampaignStage, fields: StageFields) -> None:
 def _touch(row: Campaign | CampaignStage, who: _Who) -> None:
     row.updater_id = who.user.experimenter_id
     row.updated = utcnow()
-
-
-def _xy(where: Any) -> tuple[float, float]:
-    # Positions are stored as {"x": .., "y": ..} like the original editor; accept [x, y] too.
-    x, y = (where["x"], where["y"]) if isinstance(where, Mapping) else where
-    return float(x), float(y)
-
-
-def _stage_fields(row: CampaignStage) -> StageFields:
-    values = {key: getattr(row, column) for column, key in _STAGE_COLUMNS}
-    values.update(login_setup=row.login_setup.name, job_type=row.job_type.name)
-    return StageFields(**values)
-
-
-def _used(rows: Sequence[CampaignStage], attr: str, experiment: str) -> list[Any]:
-    """Distinct templates used by the stages, one per name (the experiment's own first)."""
-    by_name: dict[str, Any] = {}
-    for row in rows:
-        template = getattr(row, attr)
-        if template.name not in by_name or template.experiment == experiment:
-            by_name[template.name] = template
-    return [by_name[name] for name in sorted(by_name)]
-
-
-def _login_setup_spec(row: LoginSetup) -> LoginSetupSpec:
-    return LoginSetupSpec(row.name, row.launch_host, row.launch_account, row.launch_setup)
-
-
-def _job_type_spec(row: JobType) -> JobTypeSpec:
-    recoveries = tuple(
-        (item.recovery_type.name, freeze_pairs(item.param_overrides or []) or ())
-        for item in row.recoveries
-    )
-    parameters = freeze_pairs(row.definition_parameters or []) or ()
-    patterns = row.output_file_patterns
-    return JobTypeSpec(row.name, row.launch_script, parameters, patterns, recoveries)
-
-
-def _dependencies(session: Session, rows: Sequence[CampaignStage]) -> tuple[DependencySpec, ...]:
-    names = {row.campaign_stage_id: row.name for row in rows}
-    query = select(CampaignDependency).where(CampaignDependency.downstream_stage_id.in_(names))
-    deps = session.scalars(query.order_by(CampaignDependency.campaign_dep_id))
-    # Edges from stages of other campaigns cannot be written in this campaign's file.
-    return tuple(
-        DependencySpec(names[d.upstream_stage_id], names[d.downstream_stage_id], d.file_patterns)
-        for d in deps
-        if d.upstream_stage_id in names
-    )

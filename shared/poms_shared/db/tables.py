@@ -221,3 +221,33 @@ class InboxMessage(Base):
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LaunchRequest(Base):
+    """A launch asked for by a person or script, and what came of it.
+
+    The web writes it with the ``LaunchStage`` command; the campaign manager fills in the
+    outcome, so the caller can answer with the submission id, a hold, or the error.
+    """
+
+    __tablename__ = "launch_requests"
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    campaign_stage_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign_stages.campaign_stage_id")
+    )
+    actor: Mapped[str] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(16), default="pending")
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.submission_id"))
+    held_launch_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SystemFlag(Base):
+    """Switches that apply to the whole installation (e.g. the global launch hold)."""
+
+    __tablename__ = "system_flags"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)

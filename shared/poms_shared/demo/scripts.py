@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 PREFIX = {"generate": "gen", "simulate": "sim", "reconstruct": "reco"}
+SUBMIT_COMMANDS = {"local": "poms-local-submit", "slurm": "poms-slurm-submit"}
 
 
 def launch_main(argv: list[str] | None = None) -> int:
-    """Submit ``--jobs`` demo jobs through the local batch backend."""
+    """Submit ``--jobs`` demo jobs through the chosen batch backend (default local)."""
     parser = argparse.ArgumentParser(prog="poms-demo-launch")
     parser.add_argument("--stage", required=True, choices=sorted(PREFIX))
     parser.add_argument("--jobs", type=int, default=1)
@@ -26,6 +27,12 @@ def launch_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", default="demo")
     parser.add_argument("--dataset", default="")
     parser.add_argument("--tune", default="")
+    parser.add_argument(
+        "--backend",
+        choices=sorted(SUBMIT_COMMANDS),
+        default=os.environ.get("POMS_BATCH_BACKEND", "").strip() or "local",
+        help="batch backend (default: $POMS_BATCH_BACKEND, else local)",
+    )
     args = parser.parse_args(argv)
     job = [
         "poms-demo-job",
@@ -44,7 +51,7 @@ def launch_main(argv: list[str] | None = None) -> int:
         job += ["--inputs", inputs]
     print(f"submitting {args.jobs} {args.stage} job(s) on dataset {args.dataset or '-'}")
     sys.stdout.flush()
-    submit = ["poms-local-submit", "-N", str(args.jobs), "--", *job]
+    submit = [SUBMIT_COMMANDS[args.backend], "-N", str(args.jobs), "--", *job]
     return subprocess.run(submit, timeout=120, check=False).returncode
 
 

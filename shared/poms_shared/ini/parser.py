@@ -11,12 +11,16 @@ from typing import Any
 from poms_shared.ini.model import (
     STAGE_FIELD_NAMES,
     CampaignSpec,
-    DependencySpec,
-    JobTypeSpec,
-    LoginSetupSpec,
     StageFields,
     StageSpec,
     clean_text,
+)
+from poms_shared.ini.sections import (
+    converted,
+    dependencies,
+    job_types,
+    login_setups,
+    section_items,
 )
 from poms_shared.ini.values import (
     UNSET_WORDS,
@@ -29,7 +33,6 @@ from poms_shared.ini.values import (
     as_pairs,
     as_percent,
     as_position,
-    as_recoveries,
     as_state,
 )
 
@@ -89,9 +92,9 @@ def parse_ini(text: str) -> CampaignSpec:
             defaults=defaults,
             positions=_positions(parser, layout.single.get("node_positions")),
             stages=stages,
-            login_setups=_login_setups(parser, layout.named["login_setup"]),
-            job_types=_job_types(parser, layout.named["job_type"]),
-            dependencies=_dependencies(parser, layout.named["dependencies"], names),
+            login_setups=login_setups(parser, layout.named["login_setup"]),
+            job_types=job_types(parser, layout.named["job_type"]),
+            dependencies=dependencies(parser, layout.named["dependencies"], names),
         )
     except IniError:
         raise
@@ -153,37 +156,16 @@ def _classify(parser: _Parser) -> _Layout:
     return layout
 
 
-def _items(
-    parser: _Parser, section: str, allowed: Collection[str], ignored: Collection[str] = ()
-) -> dict[str, str]:
-    """The section's keys, refusing unknown ones so a misspelt key is not silently dropped."""
-    items: dict[str, str] = {}
-    for key, value in parser.items(section):
-        if key in allowed:
-            items[key] = value
-        elif key not in ignored:
-            expected = ", ".join(allowed)
-            raise IniError(f"unknown key (expected one of: {expected})", section=section, key=key)
-    return items
-
-
-def _convert(section: str, key: str, raw: str, convert: Callable[[str], Any]) -> Any:
-    try:
-        return convert(raw)
-    except ValueError as exc:
-        raise IniError(str(exc), section=section, key=key) from None
-
-
 def _campaign(parser: _Parser, section: str) -> dict[str, Any]:
-    items = _items(parser, section, _CAMPAIGN_KEYS, ignored=("campaign_stage_list",))
+    items = section_items(parser, section, _CAMPAIGN_KEYS, ignored=("campaign_stage_list",))
     if not clean_text(items.get("name", "")):
         raise IniError("missing required key", section=section, key="name")
     head: dict[str, Any] = dict(items)
     if "state" in items:
-        head["state"] = _convert(section, "state", items["state"], as_state)
+        head["state"] = converted(section, "state", items["state"], as_state)
     if "campaign_keywords" in items:
         raw = items["campaign_keywords"]
-        head["campaign_keywords"] = _convert(section, "campaign_keywords", raw, as_keywords)
+        head["campaign_keywords"] = converted(section, "campaign_keywords", raw, as_keywords)
     return head
 
 
@@ -193,19 +175,19 @@ def _defaults(parser: _Parser, section: str | None) -> tuple[StageFields, dict[s
         return StageFields(), {}
     fields = _stage_fields(parser, section, ignored=("state",), extra=("campaign_keywords",))
     raw = parser.get(section, "campaign_keywords", fallback="")
-    return fields, _convert(section, "campaign_keywords", raw, as_keywords)
+    return fields, converted(section, "campaign_keywords", raw, as_keywords)
 
 
 def _stage_fields(
     parser: _Parser, section: str, ignored: Collection[str] = (), extra: Collection[str] = ()
 ) -> StageFields:
-    items = _items(parser, section, STAGE_FIELD_NAMES, ignored=(*ignored, *extra))
+    items = section_items(parser, section, STAGE_FIELD_NAMES, ignored=(*ignored, *extra))
     values: dict[str, Any] = {}
     for key, raw in items.items():
         if key in _TEXT_KEYS:
             values[key] = raw
         elif raw.strip() not in UNSET_WORDS:
-            values[key] = _convert(section, key, raw, _FIELD_PARSERS[key])
+            values[key] = converted(section, key, raw, _FIELD_PARSERS[key])
     return StageFields(**values)
 
 
@@ -231,87 +213,8 @@ def _positions(parser: _Parser, section: str | None) -> dict[str, tuple[float, f
     for key, raw in parser.items(section):
         if not re.fullmatch(r"nxy[0-9]+", key):
             raise IniError("unknown key (expected nxy<N>)", section=section, key=key)
-        label, x, y = _convert(section, key, raw, as_position)
+        label, x, y = converted(section, key, raw, as_position)
         if label in positions:
             raise IniError(f"node {label!r} is positioned twice", section=section, key=key)
         positions[label] = (x, y)
     return positions
-
-
-def _login_setups(parser: _Parser, sections: list[tuple[str, str]]) -> tuple[LoginSetupSpec, ...]:
-    found: list[LoginSetupSpec] = []
-    for section, name in sections:
-        _refuse_duplicate(section, name, [item.name for item in found], "login setup")
-        items = _items(parser, section, ("host", "account", "setup"))
-        _require(section, items, ("host", "account"))
-        found.append(LoginSetupSpec(name, items["host"], items["account"], items.get("setup", "")))
-    return tuple(found)
-
-
-def _job_types(parser: _Parser, sections: list[tuple[str, str]]) -> tuple[JobTypeSpec, ...]:
-    keys = ("launch_script", "parameters", "output_file_patterns", "recoveries")
-    found: list[JobTypeSpec] = []
-    for section, name in sections:
-        _refuse_duplicate(section, name, [item.name for item in found], "job type")
-        items = _items(parser, section, keys)
-        _require(section, items, ("launch_script",))
-        parameters = _convert(section, "parameters", items.get("parameters", ""), as_pairs)
-        recoveries = _convert(section, "recoveries", items.get("recoveries", ""), as_recoveries)
-        patterns = items.get("output_file_patterns", "%")
-        script = items["launch_script"]
-        found.append(JobTypeSpec(name, script, parameters or (), patterns, recoveries))
-    return tuple(found)
-
-
-def _dependencies(
-    parser: _Parser, sections: list[tuple[str, str]], stage_names: Collection[str]
-) -> tuple[DependencySpec, ...]:
-    deps: list[DependencySpec] = []
-    for section, downstream in sections:
-        if downstream not in stage_names:
-            message = f"no [campaign_stage {downstream}] section in this file"
-            raise IniError(message, section=section)
-        deps.extend(_dependency_edges(parser, section, downstream, stage_names))
-    return tuple(deps)
-
-
-def _dependency_edges(
-    parser: _Parser, section: str, downstream: str, stage_names: Collection[str]
-) -> list[DependencySpec]:
-    """``campaign_stage_N`` / ``file_pattern_N`` keys, paired by the suffix after the last ``_``."""
-    upstreams: dict[str, tuple[str, str]] = {}
-    patterns: dict[str, tuple[str, str]] = {}
-    for key, raw in parser.items(section):
-        prefix, _, suffix = key.rpartition("_")
-        if prefix not in ("campaign_stage", "file_pattern") or not suffix:
-            expected = "expected campaign_stage_<N> and file_pattern_<N>"
-            raise IniError(f"unknown key ({expected})", section=section, key=key)
-        (upstreams if prefix == "campaign_stage" else patterns)[suffix] = (key, raw)
-    for suffix, (key, _) in patterns.items():
-        if suffix not in upstreams:
-            raise IniError(f"no matching campaign_stage_{suffix}", section=section, key=key)
-    edges: list[DependencySpec] = []
-    for suffix in sorted(upstreams, key=_suffix_order):
-        key, raw = upstreams[suffix]
-        upstream = clean_text(raw)
-        if upstream not in stage_names:
-            raise IniError(f"unknown stage {upstream!r}", section=section, key=key)
-        if suffix not in patterns:
-            raise IniError(f"no matching file_pattern_{suffix}", section=section, key=key)
-        edges.append(DependencySpec(upstream, downstream, patterns[suffix][1]))
-    return edges
-
-
-def _suffix_order(suffix: str) -> tuple[int, int, str]:
-    return (0, int(suffix), "") if suffix.isdecimal() else (1, 0, suffix)
-
-
-def _require(section: str, items: dict[str, str], keys: Collection[str]) -> None:
-    for key in keys:
-        if key not in items:
-            raise IniError("missing required key", section=section, key=key)
-
-
-def _refuse_duplicate(section: str, name: str, seen: list[str], what: str) -> None:
-    if name in seen:
-        raise IniError(f"{what} {name!r} is defined twice", section=section)

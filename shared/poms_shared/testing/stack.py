@@ -24,7 +24,13 @@ def free_port() -> int:
 class DistributedStack:
     """The distributed mode on given database and broker URLs, one process per service."""
 
-    def __init__(self, database_url: str, amqp_url: str, var_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        amqp_url: str,
+        var_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.var_dir = var_dir
         self.web_port = free_port()
         self.env = {
@@ -36,6 +42,7 @@ class DistributedStack:
             "POMS_VAR_DIR": str(var_dir),
             "POMS_WEB_PORT": str(self.web_port),
             "POMS_POLL_INTERVAL": "0.5",
+            **(extra_env or {}),
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.metrics_ports = {name: free_port() for name in SERVICE_NAMES}

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import time
+import uuid
+
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from poms_campaign_manager.domain.launching import LaunchOptions
+from poms_campaign_manager.domain.splits import SplitContext, SplitError, realise
+from poms_campaign_manager.domain.splits import decide_launch as decide_split
+from poms_shared.catalog.local import LocalCatalog
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
 from poms_shared.db.snapshots import row_to_dict, snapshot
 from poms_shared.db.submissions import record_status
-from poms_shared.db.tables import Dataset, DatasetFile, File, Submission
+from poms_shared.db.tables import (
+    Dataset,
+    DatasetFile,
+    File,
+    HeldLaunch,
+    LaunchRequest,
+    Schedule,
+    Submission,
+    SystemFlag,
+)
 from poms_shared.domain.dag import Edge
+from poms_shared.domain.flags import GLOBAL_HOLD
 from poms_shared.domain.patterns import matches_any, split_patterns
 from poms_shared.domain.statuses import SubmissionStatus
 
@@ -45,26 +62,26 @@ def campaign_edges(session: Session, stage_ids: list[int]) -> list[Edge]:
     return [Edge(r.upstream_stage_id, r.downstream_stage_id, r.file_patterns) for r in rows]
 
 
-def allocate_submission(
-    session: Session,
-    stage: CampaignStage,
-    *,
-    launcher: str,
-    dataset: str | None,
-    test: bool,
-    parent_submission_id: int | None = None,
-) -> Submission:
+def allocate_submission(session: Session, stage: CampaignStage, opts: LaunchOptions) -> Submission:
     """A new submission in status New with the configuration snapshots of this launch."""
-    creator = session.scalar(select(Experimenter).where(Experimenter.username == launcher))
-    params: dict[str, object] = {"dataset": dataset if dataset is not None else stage.dataset}
-    if test:
+    creator = session.scalar(select(Experimenter).where(Experimenter.username == opts.launcher))
+    params: dict[str, object] = {
+        "dataset": opts.dataset if opts.dataset is not None else stage.dataset
+    }
+    if opts.test:
         params["test"] = 1
-    if parent_submission_id is not None:
-        params["parent"] = parent_submission_id
+    if opts.parent_submission_id is not None:
+        params["parent"] = opts.parent_submission_id
+    if opts.param_overrides:
+        params["param_overrides"] = [list(p) for p in opts.param_overrides]
+    if opts.commands_only:
+        params["commands_only"] = True
+    if opts.actor and opts.actor != opts.launcher:
+        params["launched_by"] = opts.actor
     submission = Submission(
         campaign_stage_id=stage.campaign_stage_id,
         creator_id=creator.experimenter_id if creator else None,
-        launcher=launcher,
+        launcher=opts.launcher,
         status_id=int(SubmissionStatus.NEW),
         submission_params=params,
         stage_snapshot_id=snapshot(session, "stage", stage.campaign_stage_id, row_to_dict(stage)),
@@ -77,10 +94,51 @@ def allocate_submission(
     )
     session.add(submission)
     session.flush()
-    record_status(session, submission, SubmissionStatus.NEW, reason=f"launched by {launcher}")
+    record_status(session, submission, SubmissionStatus.NEW, reason=f"launched by {opts.launcher}")
     if stage.campaign is not None and not stage.campaign.active:
         stage.campaign.active = True  # launching any stage re-activates its campaign
     return submission
+
+
+def hold_launch(session: Session, stage: CampaignStage, opts: LaunchOptions) -> HeldLaunch:
+    """Keep a launch for later replay, as the same launcher with the same inputs."""
+    held = HeldLaunch(
+        campaign_stage_id=stage.campaign_stage_id,
+        parent_submission_id=opts.parent_submission_id,
+        dataset=opts.dataset,
+        param_overrides=[list(p) for p in opts.param_overrides],
+        launcher=opts.launcher,
+        test=opts.test,
+    )
+    session.add(held)
+    session.flush()
+    return held
+
+
+def globally_held(session: Session) -> bool:
+    flag = session.get(SystemFlag, GLOBAL_HOLD)
+    return flag is not None and flag.value == "on"
+
+
+def finish_request(
+    session: Session,
+    request_id: str | None,
+    outcome: str,
+    *,
+    submission_id: int | None = None,
+    held_launch_id: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record what became of a launch request (no-op for launches nobody waits on)."""
+    if request_id is None:
+        return
+    request = session.get(LaunchRequest, request_id)
+    if request is None:
+        return
+    request.outcome = outcome
+    request.submission_id = submission_id
+    request.held_launch_id = held_launch_id
+    request.error = error
 
 
 def located_submissions(session: Session, stage_ids: list[int]) -> tuple[set[int], set[int]]:
@@ -107,16 +165,7 @@ def define_dependency_dataset(
     """Snapshot the upstream outputs matching the patterns as a named dataset; its size."""
     experiment = upstream.stage.experiment
     patterns = split_patterns(file_patterns)
-    files = [
-        f
-        for f in session.scalars(
-            select(File).where(
-                File.producing_submission_id.in_(_lineage_ids(session, upstream)),
-                File.location.is_not(None),
-            )
-        )
-        if matches_any(f.name, patterns)
-    ]
+    files = [f for f in _upstream_outputs(session, upstream) if matches_any(f.name, patterns)]
     dataset = session.scalar(
         select(Dataset).where(Dataset.experiment == experiment, Dataset.name == name)
     )
@@ -144,6 +193,28 @@ def define_dependency_dataset(
     return len(known | {f.file_id for f in files})
 
 
+def _upstream_outputs(session: Session, upstream: Submission) -> list[File]:
+    """Located outputs; approval and transfer stages pass their input dataset through."""
+    if upstream.stage.campaign_stage_type in ("approval", "datatransfer"):
+        name = str(upstream.submission_params.get("dataset") or "")
+        return list(
+            session.scalars(
+                select(File)
+                .join(DatasetFile, DatasetFile.file_id == File.file_id)
+                .join(Dataset, Dataset.dataset_id == DatasetFile.dataset_id)
+                .where(Dataset.experiment == upstream.stage.experiment, Dataset.name == name)
+            )
+        )
+    return list(
+        session.scalars(
+            select(File).where(
+                File.producing_submission_id.in_(_lineage_ids(session, upstream)),
+                File.location.is_not(None),
+            )
+        )
+    )
+
+
 def _lineage_ids(session: Session, submission: Submission) -> list[int]:
     """The submission and its recovery children: dependents build on all their outputs."""
     children = session.scalars(
@@ -152,3 +223,41 @@ def _lineage_ids(session: Session, submission: Submission) -> list[int]:
         )
     )
     return [submission.submission_id, *children]
+
+
+class LaunchRefused(ValueError):
+    """A launch that cannot go ahead (no more splits, a bad split type)."""
+
+
+def choose_dataset(session: Session, stage: CampaignStage, opts: LaunchOptions) -> str | None:
+    """The dataset for this launch: the override, else the stage's split slice.
+
+    The new split position is written on the stage in the caller's transaction, so it
+    only advances together with the submission it was chosen for.
+    """
+    if opts.dataset is not None:
+        return opts.dataset
+    catalog = LocalCatalog(session)
+    ctx = SplitContext(
+        experiment=stage.experiment,
+        dataset=stage.dataset or "",
+        stage_id=stage.campaign_stage_id,
+        last_split=stage.cs_last_split,
+        clear_cronjob=stage.default_clear_cronjob,
+        now=int(time.time()),
+        token=uuid.uuid4().hex[:8],
+    )
+    try:
+        decision = decide_split(
+            stage.cs_split_type, stage.test_split_type, ctx, catalog, test=opts.test
+        )
+    except SplitError as exc:
+        raise LaunchRefused(str(exc)) from exc
+    if decision.exhausted:
+        if decision.clear_schedule:
+            session.execute(
+                delete(Schedule).where(Schedule.campaign_stage_id == stage.campaign_stage_id)
+            )
+        raise LaunchRefused(decision.message)
+    stage.cs_last_split = realise(decision, catalog, stage.experiment)
+    return decision.dataset

@@ -1,12 +1,23 @@
-"""Runs a launch script on this host as a process group, logging everything it prints."""
+"""Runs a launch (bash here, or ssh to the login-setup host) as a process group, logging it all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from poms_launcher.domain.script import (
+    SshTarget,
+    abort_script,
+    local_argv,
+    running_process_id,
+    ssh_argv,
+)
+
+ABORT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -17,23 +28,28 @@ class RunResult:
     timed_out: bool = False
 
 
-class LocalRunner:
-    """Executes login setup + command with ``bash -c`` on this machine.
+class LaunchRunner:
+    """Where a launch script runs: this machine (``target`` None) or an ssh target.
 
-    The script is the user's own shell text (login setup and launch command), so it is
-    handed to bash as one argument; nothing POMS adds is interpolated into it unquoted.
+    The script is the user's own shell text wrapped by POMS; it reaches the shell as one
+    argv element (``bash -c SCRIPT`` or ``ssh … DEST SCRIPT``), never through a local shell.
     """
 
-    def run(self, script: str, env: dict[str, str], log_path: Path, timeout: float) -> RunResult:
-        """Run to completion (or timeout, which kills the whole process group)."""
+    def __init__(self, target: SshTarget | None = None) -> None:
+        self.target = target
+
+    def argv(self, script: str) -> list[str]:
+        return local_argv(script) if self.target is None else ssh_argv(self.target, script)
+
+    def run(self, script: str, log_path: Path, timeout: float) -> RunResult:
+        """Run to completion, or until the timeout, which kills the whole process group."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab", buffering=0) as log:
             proc = subprocess.Popen(
-                ["/bin/bash", "-c", script],
+                self.argv(script),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
                 start_new_session=True,
             )
             timed_out = False
@@ -41,15 +57,43 @@ class LocalRunner:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(proc.pid)
+                self._kill_remote_group(log_path)
+                kill_group(proc.pid)
                 proc.wait(timeout=10)
                 log.write(f"\n== launch timed out after {timeout:.0f}s; killed ==\n".encode())
         output = log_path.read_text(errors="replace")
         return RunResult(proc.returncode, output, proc.pid, timed_out)
 
+    def abort(self, process_id: int) -> str:
+        """Kill the launch's process group where it runs; returns what that printed."""
+        if self.target is None:
+            kill_group(process_id, (signal.SIGKILL,))
+            return f"killed process group {process_id}"
+        done = subprocess.run(
+            ssh_argv(self.target, abort_script(process_id)),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=ABORT_TIMEOUT,
+            check=False,
+        )
+        return (done.stdout + done.stderr).strip() or f"exit status {done.returncode}"
 
-def _kill_group(pid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    def _kill_remote_group(self, log_path: Path) -> None:
+        if self.target is None:
+            return
+        pid = running_process_id(log_path.read_text(errors="replace"))
+        if pid is not None:
+            # the local ssh client is killed next either way
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                self.abort(pid)
+
+
+GRACEFUL = (signal.SIGTERM, signal.SIGKILL)
+
+
+def kill_group(pid: int, signals: tuple[signal.Signals, ...] = GRACEFUL) -> None:
+    for sig in signals:
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

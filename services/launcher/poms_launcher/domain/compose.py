@@ -126,8 +126,18 @@ def legacy_campaign_name(campaign: str, stage: str) -> str:
     return f"{campaign}__{stage}"
 
 
-def launch_environment(ident: LaunchIdentity) -> dict[str, str]:
-    """POMS4_* variables and their legacy names, as jobs and wrappers read them."""
+def poms_test_value(server_host: str) -> str:
+    """``POMS_TEST``: which POMS instance the client tools talk to, from the server's name."""
+    host = server_host.lower()
+    if "poms" in host:
+        return ""  # production
+    if "fermicloudmwm" in host:
+        return "int"  # integration
+    return "1"  # development
+
+
+def launch_environment(ident: LaunchIdentity, server_host: str = "localhost") -> dict[str, str]:
+    """POMS4_* variables and their legacy names, as jobs and wrappers read them (§6.9)."""
     stage = ident.stage_name.replace(" ", "_")
     campaign = ident.campaign_name.replace(" ", "_")
     group = "fermilab" if ident.experiment == "samdev" else ident.experiment
@@ -147,6 +157,7 @@ def launch_environment(ident: LaunchIdentity) -> dict[str, str]:
         else str(ident.parent_submission_id),
         "POMS_TASK_ID": str(ident.submission_id),
         "POMS_LAUNCHER": ident.launcher,
+        "POMS_TEST": poms_test_value(server_host),
         "POMS_TASK_DEFINITION_ID": str(ident.job_type_id),
         "JOBSUB_GROUP": group,
         "GROUP": group,

@@ -181,4 +181,5 @@ def located_evidence(session: Session, submission: Submission, jobs: int) -> Loc
         located_outputs=len(outputs),
         patterns=patterns,
         forced=bool(submission.submission_params.get("force_located")),
+        stage_type=stage.campaign_stage_type,
     )

@@ -19,6 +19,7 @@ class LocatedEvidence:
     located_outputs: int  # located outputs matching the patterns
     patterns: str
     forced: bool = False
+    stage_type: str = "regular"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ def decide_located(ev: LocatedEvidence) -> LocatedDecision:
     """Located when enough outputs are in the catalog (or the stage only needs completion)."""
     if ev.forced:
         return LocatedDecision(True, "located by request (forced)")
+    if ev.stage_type in ("approval", "datatransfer"):
+        return LocatedDecision(True, f"{ev.stage_type} stage passes its input through")
     if ev.completion_type == "complete":
         return LocatedDecision(True, "stage completes without looking for outputs")
     if ev.inputs > 0:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
+from croniter import croniter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from poms_shared.db.campaigns import CampaignNotFound, load_campaign_spec
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage
-from poms_shared.db.tables import File, Job, Submission, SubmissionHistory
+from poms_shared.db.tables import (
+    File,
+    HeldLaunch,
+    Job,
+    Schedule,
+    Submission,
+    SubmissionHistory,
+)
 from poms_shared.domain.dag import Edge, campaign_done, leading_stages
 from poms_shared.domain.statuses import JobState, SubmissionStatus
 from poms_shared.ini.writer import write_ini
@@ -161,6 +170,9 @@ def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
         "command": sub.command_executed,
         "launch_log": sub.launch_log,
         "parent_submission_id": sub.submission_params.get("parent"),
+        "parent_id": sub.submission_params.get("parent"),
+        "test": bool(sub.submission_params.get("test")),
+        "launched_by": sub.submission_params.get("launched_by", sub.launcher),
         "why": sub.submission_params.get("completion_why"),
         "history": [
             {
@@ -173,3 +185,58 @@ def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
         "jobs": {"total": len(jobs), **{k: counts[k] for k in sorted(counts)}},
         "output_files": [{"name": f.name, "location": f.location, "size": f.size} for f in outputs],
     }
+
+
+def stage_info(session: Session, stage: CampaignStage) -> dict[str, Any]:
+    """Everything about one stage: settings, hold, schedule, split state, submissions."""
+    schedule = session.scalar(
+        select(Schedule).where(Schedule.campaign_stage_id == stage.campaign_stage_id)
+    )
+    return {
+        **_stage_detail(session, stage),
+        "campaign": stage.campaign.name if stage.campaign else None,
+        "experiment": stage.experiment,
+        "split_type": stage.cs_split_type,
+        "test_split_type": stage.test_split_type,
+        "cs_last_split": stage.cs_last_split,
+        "held": stage.hold_experimenter_id is not None,
+        "param_overrides": stage.param_overrides,
+        "test_param_overrides": stage.test_param_overrides,
+        "schedule": schedule_info(stage.campaign_stage_id, schedule),
+    }
+
+
+def schedule_info(stage_id: int, row: Schedule | None) -> dict[str, Any]:
+    if row is None:
+        return {"stage_id": stage_id, "cron": None, "next_runs": []}
+    it = croniter(row.cron, datetime.now(UTC))
+    return {
+        "stage_id": stage_id,
+        "cron": row.cron,
+        "scheduled_by": row.scheduled_by,
+        "next_runs": [it.get_next(datetime).isoformat() for _ in range(5)],
+    }
+
+
+def held_launch_info(held: HeldLaunch) -> dict[str, Any]:
+    return {
+        "held_launch_id": held.held_launch_id,
+        "stage_id": held.campaign_stage_id,
+        "created": held.created.isoformat(),
+        "launcher": held.launcher,
+        "dataset": held.dataset,
+        "test": held.test,
+        "parent_submission_id": held.parent_submission_id,
+    }
+
+
+def submissions_in_scope(
+    session: Session, *, stage_ids: list[int] | None = None, submission_id: int | None = None
+) -> list[Submission]:
+    """Submissions a job-control action may touch: still at most Running."""
+    query = select(Submission).where(Submission.status_id <= int(SubmissionStatus.RUNNING))
+    if submission_id is not None:
+        query = query.where(Submission.submission_id == submission_id)
+    if stage_ids is not None:
+        query = query.where(Submission.campaign_stage_id.in_(stage_ids))
+    return list(session.scalars(query))

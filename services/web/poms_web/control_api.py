@@ -1,0 +1,159 @@
+"""Job control, approvals, forced location, launch logs and aborts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from poms_shared.contracts.messages import AbortLaunch, JobControl, SetSubmissionStatus
+from poms_shared.db.audit import record_audit
+from poms_shared.db.messaging import UnitOfWork
+from poms_shared.db.tables import Submission
+from poms_shared.domain.statuses import SubmissionStatus
+from poms_web.adapters import actions, queries
+from poms_web.context import actor, experiment_param, web_state
+
+bp = Blueprint("control", __name__, url_prefix="/api/v1")
+JOB_ACTIONS = "any(kill, cancel, hold, release)"
+DECISIONS = {
+    "approve": "Completed",
+    "reject": "Removed",
+    "force-locate": "Located",
+    "complete": "Completed",
+}
+
+
+def _get_submission(session: Any, submission_id: int) -> Submission:
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise queries.NotFound(f"submission {submission_id} does not exist")
+    return sub
+
+
+def _control(session: Any, subs: list[Submission], action: str, scope: str) -> list[int]:
+    ids = [s.submission_id for s in subs]
+    if ids:
+        UnitOfWork(session).emit(JobControl(submission_ids=ids, action=action, actor=actor()))
+    record_audit(
+        session,
+        actor=actor(),
+        action=f"jobs_{action}",
+        entity=scope.split()[0],
+        entity_id=scope,
+        after={"submission_ids": ids},
+    )
+    return ids
+
+
+@bp.post(f"/submissions/<int:submission_id>/<{JOB_ACTIONS}:action>")
+def control_submission(submission_id: int, action: str) -> Any:
+    """kill → Removed, cancel → Cancelled, hold / release the jobs (only while ≤ Running)."""
+    with web_state().db.transaction() as session:
+        _get_submission(session, submission_id)
+        subs = queries.submissions_in_scope(session, submission_id=submission_id)
+        if not subs:
+            raise actions.BadRequest(
+                f"submission {submission_id} is past Running; there are no jobs to {action}"
+            )
+        ids = _control(session, subs, action, f"submission {submission_id}")
+    web_state().wake()
+    return jsonify({"action": action, "submission_ids": ids}), 202
+
+
+@bp.post(f"/stages/<int:stage_id>/jobs/<{JOB_ACTIONS}:action>")
+def control_stage(stage_id: int, action: str) -> Any:
+    with web_state().db.transaction() as session:
+        actions.get_stage(session, stage_id)
+        subs = queries.submissions_in_scope(session, stage_ids=[stage_id])
+        ids = _control(session, subs, action, f"stage {stage_id}")
+    web_state().wake()
+    return jsonify({"action": action, "submission_ids": ids}), 202
+
+
+@bp.post(f"/campaigns/<name>/jobs/<{JOB_ACTIONS}:action>")
+def control_campaign(name: str, action: str) -> Any:
+    with web_state().db.transaction() as session:
+        campaign = queries.find_campaign(session, experiment_param(), name)
+        stage_ids = [s.campaign_stage_id for s in campaign.stages]
+        subs = queries.submissions_in_scope(session, stage_ids=stage_ids)
+        ids = _control(session, subs, action, f"campaign {campaign.campaign_id}")
+    web_state().wake()
+    return jsonify({"action": action, "submission_ids": ids}), 202
+
+
+@bp.post("/campaigns/<name>/<any(pause, resume):action>")
+def pause_campaign(name: str, action: str) -> Any:
+    """Pause: every stage queues its launches; resume: release them and replay."""
+    with web_state().db.transaction() as session:
+        campaign = queries.find_campaign(session, experiment_param(), name)
+        uow = UnitOfWork(session)
+        replayed: list[int] = []
+        for stage in campaign.stages:
+            actions.set_stage_hold(session, stage, actor(), hold=action == "pause")
+        if action == "resume":
+            for stage in campaign.stages:
+                replayed += actions.replay_held(uow, stage.campaign_stage_id)
+    web_state().wake()
+    return jsonify({"campaign": name, "paused": action == "pause", "replayed": replayed})
+
+
+@bp.post("/submissions/<int:submission_id>/<decision>")
+def decide(submission_id: int, decision: str) -> Any:
+    """Approve / reject an approval submission; kick to Completed; force Located."""
+    if decision not in DECISIONS:
+        raise queries.NotFound(f"no such action {decision!r} on a submission")
+    with web_state().db.transaction() as session:
+        sub = _get_submission(session, submission_id)
+        current = SubmissionStatus(sub.status_id)
+        if decision in ("approve", "reject") and current != SubmissionStatus.AWAITING_APPROVAL:
+            raise actions.BadRequest(
+                f"submission {submission_id} is {current.label}, not Awaiting Approval"
+            )
+        UnitOfWork(session).emit(
+            SetSubmissionStatus(
+                submission_id=submission_id,
+                status=DECISIONS[decision],
+                actor=actor(),
+                reason=decision,
+            )
+        )
+        record_audit(
+            session,
+            actor=actor(),
+            action=decision,
+            entity="submission",
+            entity_id=submission_id,
+            before={"status": current.label},
+            after={"status": DECISIONS[decision]},
+        )
+    web_state().wake()
+    return jsonify({"submission_id": submission_id, "requested": DECISIONS[decision]}), 202
+
+
+@bp.get("/submissions/<int:submission_id>/log")
+def launch_log(submission_id: int) -> Any:
+    """The launch output so far (``?tail=N`` for the last N lines)."""
+    with web_state().db.transaction() as session:
+        sub = _get_submission(session, submission_id)
+        path = sub.launch_log
+    if not path or not Path(path).exists():
+        raise queries.NotFound(f"submission {submission_id} has no launch log yet")
+    lines = Path(path).read_text(errors="replace").splitlines(keepends=True)
+    tail = request.args.get("tail", "")
+    if tail.isdigit():
+        lines = lines[-int(tail) :]
+    return Response("".join(lines), mimetype="text/plain")
+
+
+@bp.post("/submissions/<int:submission_id>/abort")
+def abort(submission_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        _get_submission(session, submission_id)
+        UnitOfWork(session).emit(AbortLaunch(submission_id=submission_id, actor=actor()))
+        record_audit(
+            session, actor=actor(), action="abort", entity="submission", entity_id=submission_id
+        )
+    web_state().wake()
+    return jsonify({"submission_id": submission_id, "abort": "requested"}), 202

@@ -1,0 +1,161 @@
+"""``/api/v1/stages``: launch variants, holds, schedules, split position, job control."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from poms_shared.db.messaging import UnitOfWork
+from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, Submission
+from poms_web.adapters import actions, queries
+from poms_web.context import actor, web_state
+from poms_web.errors import error_body
+
+bp = Blueprint("stages", __name__, url_prefix="/api/v1")
+LAUNCH_WAIT = 20.0  # seconds a launch request waits for the campaign manager's answer
+
+
+def body_json() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and request.get_data():
+        raise actions.BadRequest("the request body is not JSON")
+    if body is not None and not isinstance(body, dict):
+        raise actions.BadRequest("the request body must be a JSON object")
+    return body or {}
+
+
+@bp.get("/stages/<int:stage_id>")
+def get_stage(stage_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        return jsonify(queries.stage_info(session, actions.get_stage(session, stage_id)))
+
+
+@bp.post("/stages/<int:stage_id>/launch")
+def launch_stage(stage_id: int) -> Any:
+    """202 with the submission id; 423 when the launch was held; 4xx when it cannot run."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        request_id = actions.request_launch(UnitOfWork(session), stage, actor(), body)
+    web_state().wake()
+    return launch_answer(request_id, bool(body.get("commands_only")))
+
+
+def launch_answer(request_id: str, commands_only: bool) -> Any:
+    outcome = _wait_for(lambda s: _request_outcome(s, request_id))
+    if outcome is None:
+        return jsonify({"status": "pending", "request_id": request_id}), 202
+    if outcome["outcome"] == "held":
+        return jsonify(
+            error_body(
+                423,
+                "held",
+                "launches of this stage are held; the launch is queued and will run on release",
+                held_launch_id=outcome["held_launch_id"],
+            )
+        ), 423
+    if outcome["outcome"] == "failed":
+        return jsonify(error_body(400, "launch_refused", outcome["error"] or "launch refused")), 400
+    answer: dict[str, Any] = {
+        "status": "launched",
+        "submission_id": outcome["submission_id"],
+        "request_id": request_id,
+    }
+    if commands_only:
+        commands = _wait_for(lambda s: _commands(s, outcome["submission_id"]))
+        answer["commands"] = commands
+    return jsonify(answer), 202
+
+
+def _wait_for(probe: Any, timeout: float = LAUNCH_WAIT) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        with web_state().db.transaction() as session:
+            value = probe(session)
+        if value is not None or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def _request_outcome(session: Any, request_id: str) -> dict[str, Any] | None:
+    row = session.get(LaunchRequest, request_id)
+    if row is None or row.outcome == "pending":
+        return None
+    return {
+        "outcome": row.outcome,
+        "submission_id": row.submission_id,
+        "held_launch_id": row.held_launch_id,
+        "error": row.error,
+    }
+
+
+def _commands(session: Any, submission_id: int) -> str | None:
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        return None
+    value = sub.submission_params.get("commands") or sub.submission_params.get("launch_error")
+    return str(value) if value else None
+
+
+@bp.post("/stages/<int:stage_id>/<any(hold, queue, release):action>")
+def hold_stage(stage_id: int, action: str) -> Any:
+    """hold/queue: future launches become held launches; release: replay them."""
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        actions.set_stage_hold(session, stage, actor(), hold=action != "release")
+        replayed = actions.replay_held(UnitOfWork(session), stage_id) if action == "release" else []
+    web_state().wake()
+    return jsonify({"stage_id": stage_id, "held": action != "release", "replayed": replayed})
+
+
+@bp.post("/launches/<any(hold, release):action>")
+def global_hold(action: str) -> Any:
+    with web_state().db.transaction() as session:
+        actions.set_global_hold(session, actor(), hold=action == "hold")
+        replayed = actions.replay_held(UnitOfWork(session)) if action == "release" else []
+    web_state().wake()
+    return jsonify({"held": action == "hold", "replayed": replayed})
+
+
+@bp.get("/held-launches")
+def list_held() -> Any:
+    with web_state().db.transaction() as session:
+        query = select(HeldLaunch).order_by(HeldLaunch.created)
+        if request.args.get("stage_id", "").isdigit():
+            query = query.where(HeldLaunch.campaign_stage_id == int(request.args["stage_id"]))
+        items = [queries.held_launch_info(h) for h in session.scalars(query)]
+    return jsonify({"items": items, "total": len(items)})
+
+
+@bp.delete("/held-launches/<int:held_id>")
+def remove_held(held_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        held = session.get(HeldLaunch, held_id)
+        if held is None:
+            raise queries.NotFound(f"held launch {held_id} does not exist")
+        session.delete(held)
+    return jsonify({"removed": held_id})
+
+
+@bp.route("/stages/<int:stage_id>/schedule", methods=["GET", "PUT", "DELETE"])
+def schedule(stage_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        row = session.scalar(select(Schedule).where(Schedule.campaign_stage_id == stage_id))
+        if request.method == "PUT":
+            row = actions.set_schedule(session, stage, str(body_json().get("cron", "")), actor())
+        elif request.method == "DELETE" and row is not None:
+            session.delete(row)
+            row = None
+        return jsonify(queries.schedule_info(stage_id, row))
+
+
+@bp.post("/stages/<int:stage_id>/split")
+def split_position(stage_id: int) -> Any:
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        actions.set_split_position(session, stage, actor(), body_json())
+        return jsonify({"stage_id": stage_id, "cs_last_split": stage.cs_last_split})

@@ -1,0 +1,202 @@
+"""A spool for backends whose jobs run elsewhere (Slurm, jobsub): POMS records what it sees.
+
+``<root>/clusters/<C>.json``   what POMS submitted (submission, job count, experiment)
+``<root>/jobs/<C>.<P>/``       events.jsonl (observed state changes, seq from 1),
+                               declared.jsonl (written by the job) and the .tracked marker
+
+Observations become events only when they change, under the job lock, so several pollers
+sharing the spool agree on one monotonic ``seq`` per job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from poms_shared.batch.local_events import (
+    VANISHED_EXIT_CODE,
+    EventRecord,
+    group_by_experiment,
+    is_terminal,
+    latest,
+    parse_declared_lines,
+    utc_now,
+)
+from poms_shared.batch.local_poll import PollResult, declared_file
+from poms_shared.batch.local_spool import (
+    JobDir,
+    append_event_locked,
+    job_dir,
+    locked,
+    read_events,
+    write_text_atomic,
+)
+from poms_shared.contracts.messages import FilesDeclared, JobEvent
+
+JobKey = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the batch system says about one job right now."""
+
+    state: str
+    exit_code: int | None = None
+    node: str | None = None
+
+
+VANISHED_FAILED = Observation("failed", VANISHED_EXIT_CODE)
+
+
+@dataclass(frozen=True)
+class ClusterRecord:
+    """One submitted cluster (Slurm array, HTCondor cluster) as POMS remembers it."""
+
+    cluster: int
+    count: int
+    submission_id: int
+    experiment: str
+    site: str = ""  # the schedd of a jobsub cluster; empty for Slurm
+    submitted_at: str = field(default_factory=lambda: utc_now().isoformat())
+
+    def job_keys(self) -> list[JobKey]:
+        """The (cluster, proc) of every job of the cluster."""
+        return [(self.cluster, proc) for proc in range(self.count)]
+
+
+def clusters_dir(root: Path) -> Path:
+    """Directory of the cluster records."""
+    return root / "clusters"
+
+
+def record_cluster(root: Path, record: ClusterRecord) -> None:
+    """Create the job directories with their ``idle`` event, then publish the record."""
+    for cluster, proc in record.job_keys():
+        jd = job_dir(root, cluster, proc)
+        jd.path.mkdir(parents=True, exist_ok=True)
+        observe(jd, Observation("idle"))
+    clusters_dir(root).mkdir(parents=True, exist_ok=True)
+    # written last: pollers only look at jobs whose cluster record exists
+    path = clusters_dir(root) / f"{record.cluster}.json"
+    write_text_atomic(path, json.dumps(asdict(record)) + "\n")
+
+
+def read_clusters(root: Path) -> list[ClusterRecord]:
+    """Every readable cluster record, oldest cluster first."""
+    records = []
+    for path in sorted(clusters_dir(root).glob("*.json")):
+        try:
+            records.append(ClusterRecord(**json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError):
+            continue  # half-written or foreign files are not ours to report
+    return sorted(records, key=lambda r: r.cluster)
+
+
+def observe(jd: JobDir, seen: Observation) -> EventRecord | None:
+    """Record ``seen`` as the job's next event when it differs from the latest one."""
+    with locked(jd.lock):
+        events = read_events(jd)
+        last = latest(events)
+        if last is not None and (is_terminal(last.state) or _same(last, seen)):
+            return None
+        return append_event_locked(jd, events, seen.state, seen.exit_code)
+
+
+def _same(last: EventRecord, seen: Observation) -> bool:
+    return last.state == seen.state and last.exit_code == seen.exit_code
+
+
+def mark_tracked(root: Path, job_ids: Iterable[str], parse: Callable[[str], JobKey]) -> int:
+    """Touch the .tracked marker of each job; returns how many jobs existed."""
+    marked = 0
+    for ref in job_ids:
+        jd = job_dir(root, *parse(ref))
+        if jd.path.is_dir():
+            jd.tracked.touch()
+            marked += 1
+    return marked
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Turns a job directory's files into the messages a poller returns."""
+
+    backend: str
+    source: str
+    job_id: Callable[[ClusterRecord, int], str]
+    log_path: Callable[[ClusterRecord, int], str | None]
+
+    def report(self, root: Path, record: ClusterRecord, proc: int, result: PollResult) -> None:
+        """Append the job's events (all of them; consumers dedupe) and, once ended, files."""
+        jd = job_dir(root, record.cluster, proc)
+        events = sorted(read_events(jd), key=lambda e: e.seq)
+        batch_job_id = self.job_id(record, proc)
+        result.events.extend(
+            JobEvent(
+                source=self.source,
+                backend=self.backend,
+                batch_job_id=batch_job_id,
+                submission_id=record.submission_id,
+                state=ev.state,  # parse_event admits only the JobEvent states
+                seq=ev.seq,
+                at=ev.at,
+                exit_code=ev.exit_code,
+                node=ev.node,
+                log_path=self.log_path(record, proc),
+            )
+            for ev in events
+        )
+        if events and is_terminal(events[-1].state):
+            result.files.extend(_files(jd, record, batch_job_id))
+
+
+def _files(jd: JobDir, record: ClusterRecord, batch_job_id: str) -> list[FilesDeclared]:
+    try:
+        entries, _ = parse_declared_lines(jd.declared.read_bytes())
+    except FileNotFoundError:
+        return []
+    return [
+        FilesDeclared(
+            experiment=experiment,
+            submission_id=record.submission_id,
+            batch_job_id=batch_job_id,
+            files=[declared_file(e) for e in group],
+        )
+        for experiment, group in group_by_experiment(entries, record.experiment).items()
+    ]
+
+
+def untracked(root: Path) -> list[tuple[ClusterRecord, list[int]]]:
+    """Clusters with jobs the tracker has not committed yet, and those jobs' procs."""
+    found = []
+    for record in read_clusters(root):
+        procs = [
+            proc
+            for cluster, proc in record.job_keys()
+            if not job_dir(root, cluster, proc).tracked.exists()
+        ]
+        if procs:
+            found.append((record, procs))
+    return found
+
+
+def poll_spool(
+    root: Path,
+    snapshot: Callable[[list[ClusterRecord]], Mapping[JobKey, Observation]],
+    reporter: Reporter,
+    vanished: Observation = VANISHED_FAILED,
+) -> PollResult:
+    """Record what ``snapshot`` shows of untracked jobs (``vanished`` when absent); report."""
+    result = PollResult()
+    pending = untracked(root)
+    if not pending:
+        return result
+    seen = snapshot([record for record, _ in pending])
+    for record, procs in pending:
+        for proc in procs:
+            jd = job_dir(root, record.cluster, proc)
+            observe(jd, seen.get((record.cluster, proc), vanished))
+            reporter.report(root, record, proc, result)
+    return result

@@ -1,0 +1,103 @@
+"""One driver per batch backend for the conformance suite: how to submit, progress, vanish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from poms_shared.batch.jobsub import JobsubBatch
+from poms_shared.batch.local import LocalBatch
+from poms_shared.batch.local_procs import read_ref, signal_group
+from poms_shared.batch.local_spool import list_job_dirs
+from poms_shared.batch.port import BatchBackend
+from poms_shared.batch.slurm import SlurmBatch, parse_ref
+from poms_shared.testing.fake_jobsub import FakeQueue
+from poms_shared.testing.slurm import SlurmCluster
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Driver:
+    """A backend plus what the suite needs to know and do around it."""
+
+    backend: BatchBackend
+    workdir: Path
+    exit_codes: bool = True  # does the backend report each job's exit code?
+    declares_files: bool = True
+    vanished_state: str = "failed"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def submit(self, submission_id: int, script: str, count: int) -> str:
+        """Submit ``count`` jobs of a shell script that may look at ``$PROCESS``."""
+        path = self.workdir / f"job{submission_id}.sh"
+        path.write_text("#!/bin/sh\n" + script)
+        path.chmod(0o755)
+        env = {**os.environ, **self.env}
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        return self.backend.submit(submission_id, [str(path)], count, env, str(self.workdir))
+
+    def progress(self) -> None:
+        """Let the batch system move on (only a fake one needs telling)."""
+
+    def vanish(self, batch_id: str) -> None:
+        """Make the batch system lose the jobs of ``batch_id`` without recording their end."""
+        raise NotImplementedError
+
+
+class LocalDriver(Driver):
+    def vanish(self, batch_id: str) -> None:
+        assert isinstance(self.backend, LocalBatch)
+        for jd in list_job_dirs(self.backend.root, int(batch_id.split("@")[0])):
+            for pid_file in (jd.runner_pid, jd.pid):
+                ref = read_ref(pid_file)
+                if ref is not None:
+                    signal_group(ref.pid, signal.SIGKILL)
+
+
+class SlurmDriver(Driver):
+    cluster: SlurmCluster
+
+    def vanish(self, batch_id: str) -> None:
+        # a held job never runs; a controller started clean forgets it, as after losing state
+        array_job = parse_ref(batch_id)[0]
+        self.cluster.run(["scontrol", "hold", str(array_job)])
+        self.cluster.stop_controller()
+        self.cluster.start_controller(clean=True)
+        self.cluster.wait_ready(30)
+
+
+class JobsubDriver(Driver):
+    queue: FakeQueue
+
+    def progress(self) -> None:
+        self.queue.run_idle_jobs()
+
+    def vanish(self, batch_id: str) -> None:
+        self.queue.drop(batch_id)
+
+
+def local_driver(tmp_path: Path) -> Driver:
+    batch = LocalBatch(tmp_path / "spool", slots=4, kill_grace=2.0, runner_grace=2.0)
+    return LocalDriver(batch, tmp_path)
+
+
+def slurm_driver(tmp_path: Path, cluster: SlurmCluster) -> Driver:
+    driver = SlurmDriver(SlurmBatch(tmp_path / "spool"), tmp_path)
+    driver.cluster = cluster
+    return driver
+
+
+def jobsub_driver(tmp_path: Path, queue_file: Path) -> Driver:
+    driver = JobsubDriver(
+        JobsubBatch(tmp_path / "spool", group="demo", user="poms"),
+        tmp_path,
+        exit_codes=False,
+        declares_files=False,
+        vanished_state="completed",
+    )
+    driver.queue = FakeQueue(queue_file)
+    return driver
