@@ -216,3 +216,26 @@ def test_a_multiparam_stage_walks_its_combinations_then_refuses_with_no_more_spl
     assert call(f"{url}/split", "POST", {"reset": True})[0] == 200
     status, body = call(f"{url}/launch", "POST", {})
     assert submission(stack, body["submission_id"])["dataset"] == "electron_1GeV"
+
+
+def test_show_commands_reserves_a_submission_and_returns_the_runnable_command(stack):
+    gen = stage_ids(stack, "demo_mc")["generate"]
+    status, body = call(
+        f"{stack.web_url}/api/v1/stages/{gen}/launch", "POST", {"commands_only": True}
+    )
+    assert status == 202, body
+    assert "poms-demo-launch" in str(body["commands"])
+    detail = submission(stack, body["submission_id"])
+    assert detail["status"] == "New" and detail["batch_id"] is None
+
+
+def test_killing_a_running_submission_removes_its_jobs(stack):
+    slow = stage_ids(stack, "controls")["slow"]
+    _, body = call(f"{stack.web_url}/api/v1/stages/{slow}/launch", "POST", {})
+    sid = body["submission_id"]
+    wait_until(status_is(stack, sid, "Running", "Idle"), timeout=60)
+    status, answer = call(f"{stack.web_url}/api/v1/submissions/{sid}/kill", "POST")
+    assert status == 202 and answer["submission_ids"] == [sid]
+    wait_until(status_is(stack, sid, "Removed"), timeout=60)
+    status, answer = call(f"{stack.web_url}/api/v1/submissions/{sid}/kill", "POST")
+    assert status == 400 and "past Running" in answer["error"]["message"]

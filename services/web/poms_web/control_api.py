@@ -32,7 +32,10 @@ def _get_submission(session: Any, submission_id: int) -> Submission:
     return sub
 
 
-def _control(session: Any, subs: list[Submission], action: str, scope: str) -> list[int]:
+def _control(
+    session: Any, subs: list[Submission], action: str, entity: str, entity_id: object
+) -> list[int]:
+    """Send one JobControl for the submissions in scope and audit it."""
     ids = [s.submission_id for s in subs]
     if ids:
         UnitOfWork(session).emit(JobControl(submission_ids=ids, action=action, actor=actor()))
@@ -40,8 +43,8 @@ def _control(session: Any, subs: list[Submission], action: str, scope: str) -> l
         session,
         actor=actor(),
         action=f"jobs_{action}",
-        entity=scope.split()[0],
-        entity_id=scope,
+        entity=entity,
+        entity_id=entity_id,
         after={"submission_ids": ids},
     )
     return ids
@@ -57,7 +60,7 @@ def control_submission(submission_id: int, action: str) -> Any:
             raise actions.BadRequest(
                 f"submission {submission_id} is past Running; there are no jobs to {action}"
             )
-        ids = _control(session, subs, action, f"submission {submission_id}")
+        ids = _control(session, subs, action, "submission", submission_id)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
@@ -67,7 +70,7 @@ def control_stage(stage_id: int, action: str) -> Any:
     with web_state().db.transaction() as session:
         actions.get_stage(session, stage_id)
         subs = queries.submissions_in_scope(session, stage_ids=[stage_id])
-        ids = _control(session, subs, action, f"stage {stage_id}")
+        ids = _control(session, subs, action, "stage", stage_id)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
@@ -78,7 +81,7 @@ def control_campaign(name: str, action: str) -> Any:
         campaign = queries.find_campaign(session, experiment_param(), name)
         stage_ids = [s.campaign_stage_id for s in campaign.stages]
         subs = queries.submissions_in_scope(session, stage_ids=stage_ids)
-        ids = _control(session, subs, action, f"campaign {campaign.campaign_id}")
+        ids = _control(session, subs, action, "campaign", campaign.campaign_id)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
