@@ -239,3 +239,43 @@ def test_killing_a_running_submission_removes_its_jobs(stack):
     wait_until(status_is(stack, sid, "Removed"), timeout=60)
     status, answer = call(f"{stack.web_url}/api/v1/submissions/{sid}/kill", "POST")
     assert status == 400 and "past Running" in answer["error"]["message"]
+
+
+def test_a_job_type_test_launch_runs_on_its_own_test_stage(stack):
+    _, detail = call(f"{stack.web_url}/api/v1/campaigns/demo_mc")
+    job_type_id = detail["stages_detail"][0]["job_type_id"]
+    status, body = call(
+        f"{stack.web_url}/api/v1/job-types/{job_type_id}/test", "POST", {"commands_only": True}
+    )
+    assert status == 202, body
+    detail = submission(stack, body["submission_id"])
+    assert detail["test"] is True and detail["stage"] == "_test_demo_job"
+    status, again = call(
+        f"{stack.web_url}/api/v1/job-types/{job_type_id}/test", "POST", {"commands_only": True}
+    )
+    assert submission(stack, again["submission_id"])["stage"] == "_test_demo_job"
+    assert call(f"{stack.web_url}/api/v1/job-types/999999/test", "POST")[0] == 404
+
+
+def test_launching_as_another_user_records_both_people(stack):
+    gen = stage_ids(stack, "demo_mc")["generate"]
+    _, body = call(
+        f"{stack.web_url}/api/v1/stages/{gen}/launch",
+        "POST",
+        {"as_user": "shifter", "commands_only": True},
+    )
+    detail = submission(stack, body["submission_id"])
+    assert detail["launcher"] == "shifter" and detail["launched_by"] == "poms"
+    assert "POMS_LAUNCHER" in str(body["commands"]) and "shifter" in str(body["commands"])
+
+
+def test_pausing_a_campaign_holds_its_launches_until_it_resumes(stack):
+    base = f"{stack.web_url}/api/v1/campaigns/demo_mc"
+    assert call(f"{base}/pause", "POST")[1]["paused"] is True
+    gen = stage_ids(stack, "demo_mc")["generate"]
+    status, body = call(f"{stack.web_url}/api/v1/stages/{gen}/launch", "POST", {})
+    assert status == 423
+    _, resumed = call(f"{base}/resume", "POST")
+    assert body["error"]["held_launch_id"] in resumed["replayed"]
+    _, info = call(f"{stack.web_url}/api/v1/stages/{gen}")
+    assert info["held"] is False

@@ -50,6 +50,7 @@ def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork) -> None:
         parent_submission_id=cmd.parent_submission_id,
         param_overrides=tuple(cmd.param_overrides),
         commands_only=cmd.commands_only,
+        actor=cmd.actor,
     )
     launch_with_options(uow, stage, opts, request_id=cmd.request_id)
 

@@ -44,6 +44,17 @@ def launch_stage(stage_id: int) -> Any:
     return launch_answer(request_id, bool(body.get("commands_only")))
 
 
+@bp.post("/job-types/<int:job_type_id>/test")
+def test_job_type(job_type_id: int) -> Any:
+    """Test-launch a job type on its ``_test_<name>`` stage (created on first use)."""
+    body = {**body_json(), "test": True}
+    with web_state().db.transaction() as session:
+        stage = actions.job_type_test_stage(session, job_type_id, actor())
+        request_id = actions.request_launch(UnitOfWork(session), stage, actor(), body)
+    web_state().wake()
+    return launch_answer(request_id, bool(body.get("commands_only")))
+
+
 def launch_answer(request_id: str, commands_only: bool) -> Any:
     outcome = _wait_for(lambda s: _request_outcome(s, request_id))
     if outcome is None:

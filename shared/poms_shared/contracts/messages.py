@@ -51,6 +51,7 @@ class LaunchStage(Command):
     commands_only: bool = False
     request_id: str | None = None
     recovery_type: str | None = None
+    actor: str | None = None  # who asked, when launching as another user
 
 
 class LaunchSubmission(Command):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from poms_shared.contracts.messages import LaunchStage
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
-from poms_shared.db.models import CampaignStage, Experimenter
+from poms_shared.db.models import CampaignStage, Experimenter, JobType, LoginSetup
 from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, SystemFlag
 from poms_shared.domain.flags import GLOBAL_HOLD
 from poms_web.adapters.queries import NotFound
@@ -55,6 +55,7 @@ def request_launch(uow: UnitOfWork, stage: CampaignStage, actor: str, body: dict
             test=bool(body.get("test")),
             commands_only=bool(body.get("commands_only")),
             request_id=request_id,
+            actor=actor,
             param_overrides=[tuple(p) for p in body.get("param_overrides") or []],
         )
     )
@@ -196,3 +197,49 @@ def set_split_position(
         before=before,
         after={"cs_last_split": stage.cs_last_split},
     )
+
+
+def job_type_test_stage(session: Session, job_type_id: int, actor: str) -> CampaignStage:
+    """The stage ``_test_<job type>`` used to try a job type, created on first use."""
+    job_type = session.get(JobType, job_type_id)
+    if job_type is None:
+        raise NotFound(f"job type {job_type_id} does not exist")
+    name = f"_test_{job_type.name}"
+    stage = session.scalar(
+        select(CampaignStage).where(
+            CampaignStage.experiment == job_type.experiment,
+            CampaignStage.name == name,
+            CampaignStage.campaign_id.is_(None),
+        )
+    )
+    if stage is not None:
+        return stage
+    login = session.scalar(
+        select(LoginSetup)
+        .where(LoginSetup.experiment == job_type.experiment)
+        .order_by(LoginSetup.login_setup_id)
+    )
+    if login is None:
+        raise BadRequest(f"experiment {job_type.experiment!r} has no login setup to test with")
+    stage = CampaignStage(
+        experiment=job_type.experiment,
+        name=name,
+        job_type_id=job_type_id,
+        login_setup_id=login.login_setup_id,
+        vo_role="Production",
+        dataset="",
+        software_version="",
+        campaign_stage_type="regular",
+        creator_id=experimenter(session, actor).experimenter_id,
+    )
+    session.add(stage)
+    session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="create_test_stage",
+        entity="stage",
+        entity_id=stage.campaign_stage_id,
+        after={"job_type": job_type.name},
+    )
+    return stage

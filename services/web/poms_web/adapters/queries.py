@@ -128,6 +128,7 @@ def _stage_detail(session: Session, stage: CampaignStage) -> dict[str, Any]:
         "name": stage.name,
         "stage_type": stage.campaign_stage_type,
         "job_type": stage.job_type.name,
+        "job_type_id": stage.job_type_id,
         "login_setup": stage.login_setup.name,
         "completion_type": stage.completion_type,
         "completion_pct": stage.completion_pct,
