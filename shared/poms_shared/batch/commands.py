@@ -33,3 +33,11 @@ def run_batch_command(
         said = done.stderr.strip() or done.stdout.strip()
         raise BatchError(f"{' '.join(argv[:3])} failed ({done.returncode}): {said}")
     return done.stdout
+
+
+def check_submit(argv: list[str], count: int) -> None:
+    """Reject a submission that could not run anything."""
+    if not argv:
+        raise ValueError("nothing to run: argv is empty")
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")

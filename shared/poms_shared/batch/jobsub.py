@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from poms_shared.batch.commands import run_batch_command
+from poms_shared.batch.commands import check_submit, run_batch_command
 from poms_shared.batch.local_poll import PollResult
 from poms_shared.batch.observed import (
     ClusterRecord,
@@ -108,10 +108,7 @@ class JobsubBatch:
         cwd: str | None = None,
     ) -> str:
         """``jobsub_submit -G <group> -N <count> file://<script> args``; returns ``C@schedd``."""
-        if not argv:
-            raise ValueError("nothing to run: argv is empty")
-        if count < 1:
-            raise ValueError(f"count must be at least 1, not {count}")
+        check_submit(argv, count)
         job_env = dict(os.environ if env is None else env)
         job_env["POMS4_SUBMISSION_ID"] = str(submission_id)
         script = "file://" + os.path.abspath(os.path.join(cwd or os.getcwd(), argv[0]))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from poms_shared.batch.commands import check_submit
 from poms_shared.batch.local_events import utc_now
 from poms_shared.batch.local_procs import proc_ref
 from poms_shared.batch.local_spool import (
@@ -92,10 +93,7 @@ def submit_jobs(
     slots: int = 4,
 ) -> tuple[int, list[subprocess.Popen[bytes]]]:
     """Spool ``count`` jobs as one new cluster and start their runners."""
-    if not argv:
-        raise ValueError("nothing to run: argv is empty")
-    if count < 1:
-        raise ValueError(f"count must be at least 1, not {count}")
+    check_submit(argv, count)
     if slots < 1:
         raise ValueError(f"slots must be at least 1, not {slots}")
     cluster = allocate_cluster(root)

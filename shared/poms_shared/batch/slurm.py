@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from poms_shared.batch.commands import run_batch_command
+from poms_shared.batch.commands import check_submit, run_batch_command
 from poms_shared.batch.local_events import is_terminal, latest
 from poms_shared.batch.local_poll import PollResult
 from poms_shared.batch.local_spool import job_dir, read_events, write_text_atomic
@@ -95,10 +95,7 @@ class SlurmBatch:
         cwd: str | None = None,
     ) -> str:
         """Submit ``count`` tasks of one array running ``argv``; returns ``<A>@slurm``."""
-        if not argv:
-            raise ValueError("nothing to run: argv is empty")
-        if count < 1:
-            raise ValueError(f"count must be at least 1, not {count}")
+        check_submit(argv, count)
         job_env = dict(os.environ if env is None else env)
         job_env.update(POMS4_SUBMISSION_ID=str(submission_id), **{SPOOL_ENV: str(self.root)})
         if "SLURM_CONF" in os.environ:
