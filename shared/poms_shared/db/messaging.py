@@ -78,17 +78,23 @@ class OutboxRelay:
                 if session.bind is not None and session.bind.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 rows = list(session.scalars(query))
+                # If the broker is down the publish below raises: the gauge then shows
+                # at least this batch as waiting, which is what the backlog alert needs.
+                OUTBOX_PENDING.set(len(rows))
                 for row in rows:
                     # A confirmed publish followed by a crash before commit re-sends the
                     # message: consumers de-duplicate by message_id through their inbox.
                     self.publish(row.routing_key, row.message_id, row.body.encode())
                     row.published_at = utcnow()
-            self._update_gauge()
-            return len(rows) == limit
+            full = len(rows) == limit
+            # A short batch emptied the outbox; only a full one needs a count of the rest,
+            # so an idle relay does not open a second transaction every pass.
+            OUTBOX_PENDING.set(self._pending() if full else 0)
+            return full
 
-    def _update_gauge(self) -> None:
+    def _pending(self) -> int:
         with self.db.transaction() as session:
             pending = session.scalar(
                 select(func.count()).where(OutboxMessage.published_at.is_(None))
             )
-        OUTBOX_PENDING.set(pending or 0)
+        return pending or 0
