@@ -51,6 +51,16 @@ class Settings:
     ssh_port: int = 0
     ssh_key: str = ""
     ssh_options: tuple[str, ...] = ()
+    launcher_id: str = field(default_factory=socket.gethostname)
+    analysis_launch_hosts: tuple[str, ...] = ()
+    vault_server: str = ""
+    managed_tokens_server: str = ""
+    catalog: str = "local"
+    sam_url: str = ""
+    sam_timeout: float = 5.0
+    sam_retries: int = 5
+    sam_cert: str = ""
+    sam_key: str = ""
 
     @property
     def web_url(self) -> str:
@@ -64,6 +74,22 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.var_dir / "logs"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Files users upload for their launches: ``<uploads_dir>/<experiment>/<user>/``."""
+        return self.var_dir / "uploads"
+
+
+def _optional_names(name: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in os.environ.get(name, "").split(",") if n.strip())
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _env(name, default)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _local_hosts() -> tuple[str, ...]:
@@ -111,6 +137,16 @@ def load_settings(**overrides: object) -> Settings:
         "ssh_port": _number("POMS_SSH_PORT", "0", int),
         "ssh_key": _env("POMS_SSH_KEY", ""),
         "ssh_options": _ssh_options(),
+        "launcher_id": _env("POMS_LAUNCHER_ID", socket.gethostname()),
+        "analysis_launch_hosts": _optional_names("POMS_ANALYSIS_LAUNCH_HOSTS"),
+        "vault_server": _env("POMS_VAULT_SERVER", ""),
+        "managed_tokens_server": _env("POMS_MANAGED_TOKENS_SERVER", ""),
+        "catalog": _choice("POMS_CATALOG", "local", ("local", "samweb")),
+        "sam_url": _env("POMS_SAM_URL", ""),
+        "sam_timeout": _number("POMS_SAM_TIMEOUT", "5", float),
+        "sam_retries": _number("POMS_SAM_RETRIES", "5", int),
+        "sam_cert": _env("POMS_SAM_CERT", ""),
+        "sam_key": _env("POMS_SAM_KEY", ""),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

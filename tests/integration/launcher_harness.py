@@ -49,7 +49,7 @@ class Harness:
     def send(self, command: Message) -> None:
         self.bus.publish(new_envelope(command))
 
-    def collected(self, kind: type, **match: Any) -> list[Any]:
+    def collected(self, kind: type | tuple[type, ...], **match: Any) -> list[Any]:
         with self.lock:
             return [
                 e
@@ -57,8 +57,9 @@ class Harness:
                 if isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())
             ]
 
-    def wait_event(self, kind: type, timeout: float = 30.0, **match: Any) -> Any:
-        found = wait_for(lambda: self.collected(kind, **match), timeout, kind.__name__)
+    def wait_event(self, kind: type | tuple[type, ...], timeout: float = 30.0, **match: Any) -> Any:
+        what = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        found = wait_for(lambda: self.collected(kind, **match), timeout, what)
         return found[0]
 
     def submission(self, sid: int) -> Submission:
@@ -99,6 +100,7 @@ def configure_stage(
     host: str = "localhost",
     account: str = "poms",
     setup: str = "",
+    vo_role: str = "Production",
 ) -> int:
     """Point the demo campaign's first stage at a launch script and login setup."""
     with db.transaction() as session:
@@ -115,6 +117,7 @@ def configure_stage(
         stage.login_setup.launch_host = host
         stage.login_setup.launch_account = account
         stage.login_setup.launch_setup = setup
+        stage.vo_role = vo_role
         return stage.campaign_stage_id
 
 

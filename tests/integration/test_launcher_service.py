@@ -17,7 +17,7 @@ from launcher_harness import (
     wait_for,
 )
 
-from poms_launcher.handlers import INTERRUPTED, THIS_HOST
+from poms_launcher.handlers import INTERRUPTED
 from poms_shared.batch.local import LocalBatch
 from poms_shared.contracts.messages import (
     AbortLaunch,
@@ -161,11 +161,15 @@ def test_a_launch_running_when_the_launcher_stopped_is_reported_interrupted(sett
         stage,
         launch_accepted="t",
         launch_started="t",
-        launcher_host=THIS_HOST,
+        launcher_id=settings.launcher_id,
+    )
+    # a replica on the same host with its own POMS_LAUNCHER_ID owns this one
+    replica = new_submission(
+        database, stage, launch_accepted="t", launch_started="t", launcher_id="replica-2"
     )
     queued = new_submission(database, stage, launch_accepted="t")
     with database.transaction() as session:
-        for sid in (started, queued):
+        for sid in (started, queued, replica):
             row = session.get(Submission, sid)
             assert row is not None
             row.launch_log = str(settings.log_dir / f"restart_{sid}")
@@ -173,3 +177,7 @@ def test_a_launch_running_when_the_launcher_stopped_is_reported_interrupted(sett
         failed = launcher.wait_event(LaunchFailed, submission_id=started)
         assert failed.reason == INTERRUPTED
         launcher.wait_event(SubmissionLaunched, submission_id=queued)
+    with database.transaction() as session:
+        row = session.get(Submission, replica)
+        assert row is not None
+        assert "launch_finished" not in row.submission_params

@@ -108,3 +108,29 @@ def test_abort_kills_the_launch_on_the_remote_host(settings, database, sshd):
         assert launcher.service.bus.wait_idle(10)
         assert launcher.collected(SubmissionLaunched) == []
         assert "aborted by carol" in log_text(launcher, sid)
+
+
+def test_an_analysis_launch_over_ssh_copies_the_proxy_there_and_removes_it(
+    settings, database, sshd
+):
+    proxy = settings.uploads_dir / "demo" / "poms" / "x509up_voms_demo_Analysis_poms"
+    proxy.parent.mkdir(parents=True)
+    proxy.write_text("proxy bits")
+    stage = configure_stage(
+        database,
+        launch_script='echo "PROXY=$X509_USER_PROXY"; cat "$X509_USER_PROXY"; echo; '
+        "poms-local-submit -- true",
+        host="127.0.0.1",
+        account=sshd.user,
+        vo_role="Analysis",
+    )
+    sid = new_submission(database, stage)
+    with running_launcher(settings, database) as launcher:
+        launcher.send(LaunchSubmission(submission_id=sid))
+        outcome = launcher.wait_event((SubmissionLaunched, LaunchFailed), submission_id=sid)
+        text = log_text(launcher, sid)
+    assert isinstance(outcome, SubmissionLaunched), text
+    assert re.search(r"^PROXY=/tmp/proxy[0-9a-f]+$", text, re.MULTILINE), text
+    assert "proxy bits" in text
+    # the proxy reached the host (it was read there) and no staged copy is left behind
+    assert not list(Path("/tmp").glob("*_x509up_voms_demo_Analysis_poms"))

@@ -12,15 +12,14 @@ always reported:
   only if nobody did before; record marks ``launch_finished`` and emits the outcome once;
 * when the launcher starts it looks at New submissions it accepted but never finished:
   accepted but not started (the process stopped while they waited for a thread) are
-  queued again; started on this host but not finished are reported as LaunchFailed
-  "interrupted", since a launch is never run twice. (Launchers on other hosts are left to
-  report their own; two launcher replicas on one host would report each other's.)
+  queued again; started by this launcher (``POMS_LAUNCHER_ID``, the host name unless set)
+  but not finished are reported as LaunchFailed "interrupted", since a launch is never run
+  twice. Other launchers report their own, so replicas sharing a host need distinct ids.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,7 +46,6 @@ from poms_shared.settings import Settings
 
 log = logging.getLogger(__name__)
 CONSUMER = "launcher"
-THIS_HOST = socket.gethostname()
 INTERRUPTED = "launch interrupted (launcher restarted); see the launch log"
 
 
@@ -89,7 +87,10 @@ class Launcher:
         if prepared is None:
             return
         result = prepared.runner.run(
-            prepared.script, prepared.log_path, self.settings.launch_timeout
+            prepared.script,
+            prepared.log_path,
+            self.settings.launch_timeout,
+            prepared.stage_files,
         )
         self._record(cause, sid, prepared, result)
         self.after_commit()
@@ -104,7 +105,7 @@ class Launcher:
                 params = submission.submission_params
                 if "launch_started" not in params:
                     requeue.append(sid)
-                elif params.get("launcher_host") == THIS_HOST:
+                elif params.get("launcher_id") == self.settings.launcher_id:
                     mark(submission, launch_finished=now())
                     uow.emit(
                         LaunchFailed(
@@ -181,7 +182,7 @@ class Launcher:
             uow = UnitOfWork(session, cause=cause)
             prepared = self._compose(session, uow, submission, self._log_path(submission))
             if prepared is not None:
-                mark(submission, launch_started=now(), launcher_host=THIS_HOST)
+                mark(submission, launch_started=now(), launcher_id=self.settings.launcher_id)
             return prepared
 
     def _record(

@@ -112,6 +112,7 @@ def _config(work: Path, port: int) -> Path:
         "KbdInteractiveAuthentication no",
         "PermitRootLogin prohibit-password",
         "UsePAM no",
+        "Subsystem sftp internal-sftp",
         "StrictModes no",
         "LogLevel ERROR",
     ]

@@ -24,6 +24,7 @@ class LaunchContext:
     login_account: str
     login_setup: str
     input_files: tuple[str, ...]
+    vo_role: str = "Production"
 
 
 def lock_submission(session: Session, submission_id: int) -> Submission:
@@ -83,6 +84,7 @@ def launch_context(session: Session, submission: Submission) -> LaunchContext:
         login_account=stage.login_setup.launch_account,
         login_setup=stage.login_setup.launch_setup,
         input_files=tuple(_register_inputs(session, submission, stage.experiment, dataset)),
+        vo_role=stage.vo_role or "Production",
     )
 
 

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +15,20 @@ from poms_launcher.domain.script import (
     abort_script,
     local_argv,
     running_process_id,
+    scp_argv,
     ssh_argv,
 )
 
 ABORT_TIMEOUT = 30.0
+STAGING_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file on this machine the launch needs at ``remote`` on the launch host."""
+
+    local: str
+    remote: str
 
 
 @dataclass(frozen=True)
@@ -41,10 +52,30 @@ class LaunchRunner:
     def argv(self, script: str) -> list[str]:
         return local_argv(script) if self.target is None else ssh_argv(self.target, script)
 
-    def run(self, script: str, log_path: Path, timeout: float) -> RunResult:
+    def staging_argvs(self, files: Sequence[StagedFile]) -> list[list[str]]:
+        """The copies to make before a remote launch (none when it runs here)."""
+        if self.target is None:
+            return []
+        return [scp_argv(self.target, f.local, f.remote) for f in files]
+
+    def run(
+        self, script: str, log_path: Path, timeout: float, stage: Sequence[StagedFile] = ()
+    ) -> RunResult:
         """Run to completion, or until the timeout, which kills the whole process group."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab", buffering=0) as log:
+            for argv in self.staging_argvs(stage):
+                copied = subprocess.run(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=STAGING_TIMEOUT,
+                    check=False,
+                )
+                if copied.returncode != 0:
+                    log.write(f"== copying {argv[-2]} to the launch host failed ==\n".encode())
+                    return RunResult(copied.returncode, log_path.read_text(errors="replace"), 0)
             proc = subprocess.Popen(
                 self.argv(script),
                 stdin=subprocess.DEVNULL,

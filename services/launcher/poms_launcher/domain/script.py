@@ -43,6 +43,9 @@ class ScriptParts:
     uploads: str = "$HOME"
     group: str = ""
     commands_only: bool = False
+    before_setup: Sequence[str] = ()  # credentials POMS prepares before the login setup
+    after_setup: Sequence[str] = ()  # tokens, which need what the login setup put on PATH
+    cleanup: Sequence[str] = ()  # removes this launch's private copies
 
 
 def _command_lines(parts: ScriptParts) -> list[str]:
@@ -69,13 +72,16 @@ def remote_script(parts: ScriptParts) -> str:
     lines = [
         'echo "== process_id: $$ =="',
         f"export UPLOADS={_uploads(parts.uploads)}",
+        *parts.before_setup,
         parts.login_setup,
         "export _condor_SEC_CREDENTIAL_STORER=/bin/true",
+        *parts.after_setup,
         *(f"export {name}={double_quote(value)}" for name, value in parts.exports.items()),
         f'export PATH={double_quote(parts.wrappers_dir)}:"$PATH"' if parts.wrappers_dir else "",
         f"export GROUP={double_quote(parts.group)}" if parts.group else "",
         *_command_lines(parts),
         "rc=$?",
+        *parts.cleanup,
         'echo "== completed: $$ =="',
         "exit $rc",
     ]
@@ -105,6 +111,16 @@ def ssh_argv(target: SshTarget, script: str) -> list[str]:
     if target.key:
         argv += ["-i", target.key]
     return [*argv, target.destination, script.replace("\r", "")]
+
+
+def scp_argv(target: SshTarget, local_path: str, remote_path: str) -> list[str]:
+    """``scp`` of one file to the target, with the same options as the launch's ssh."""
+    argv = ["scp", "-q", *SSH_BASE_OPTIONS, *target.options]
+    if target.port:
+        argv += ["-P", str(target.port)]
+    if target.key:
+        argv += ["-i", target.key]
+    return [*argv, local_path, f"{target.destination}:{remote_path}"]
 
 
 def local_argv(script: str) -> list[str]:
