@@ -3,6 +3,8 @@ through the API, on four service processes over RabbitMQ and PostgreSQL."""
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -48,6 +50,11 @@ param_overrides=[["--stage ", "generate"], ["--jobs ", "1"], ["--tune ", "%(para
 launch_script=poms-local-submit -N 2 -- sleep 120
 parameters=[]
 output_file_patterns=%
+
+[login_setup broken_setup]
+host=localhost
+account=poms
+setup=no-such-setup-command-xyz
 
 [dependencies after]
 campaign_stage_1 = review
@@ -279,3 +286,57 @@ def test_pausing_a_campaign_holds_its_launches_until_it_resumes(stack):
     assert body["error"]["held_launch_id"] in resumed["replayed"]
     _, info = call(f"{stack.web_url}/api/v1/stages/{gen}")
     assert info["held"] is False
+
+
+def test_a_login_setup_test_runs_the_setup_and_prints_the_environment(stack):
+    _, detail = call(f"{stack.web_url}/api/v1/campaigns/demo_mc")
+    setup_id = detail["stages_detail"][0]["login_setup_id"]
+    base = f"{stack.web_url}/api/v1/login-setups/{setup_id}"
+    status, started = call(f"{base}/test", "POST")
+    assert status == 202, started
+    assert started["log_url"] == f"/api/v1/login-setups/{setup_id}/tests/{started['log_name']}"
+
+    def finished():
+        _, items = call(f"{base}/tests")
+        mine = [i for i in items["items"] if i["log_name"] == started["log_name"]]
+        return mine and mine[0]["outcome"] != "running" and mine[0]
+
+    entry = wait_until(finished, 60)
+    assert entry["outcome"] == "succeeded"
+    status, text = call(stack.web_url + started["log_url"])
+    assert status == 200
+    assert "POMS_LAUNCHER=poms\n" in text and "JOBSUB_GROUP=demo\n" in text
+    assert "login setup test: environment printed successfully" in text
+    assert "POMS4_SUBMISSION_ID" not in text  # no submission is made
+    assert call(f"{base}/tests/..%2Fetc")[0] == 404
+    assert call(f"{stack.web_url}/api/v1/login-setups/999999/test", "POST")[0] == 404
+
+
+def test_a_login_setup_test_that_fails_says_so(stack):
+    _, setups = call(f"{stack.web_url}/api/v1/login-setups?experiment=demo")
+    setup_id = next(i["login_setup_id"] for i in setups["items"] if i["name"] == "broken_setup")
+    _, started = call(f"{stack.web_url}/api/v1/login-setups/{setup_id}/test", "POST")
+
+    def finished():
+        try:
+            response = urllib.request.urlopen(stack.web_url + started["log_url"], timeout=10)
+        except urllib.error.HTTPError:
+            return False  # the log is not there until the launcher starts the test
+        return response.headers["X-POMS-Outcome"] != "running" and response
+
+    response = wait_until(finished, 60)
+    assert response.headers["X-POMS-Outcome"] == "failed"
+    text = response.read().decode()
+    assert "no-such-setup-command-xyz" in text
+    assert "the login setup exited with status 127" in text
+
+
+def test_a_bad_split_type_is_refused_when_the_stage_is_edited(stack):
+    sweep = stage_ids(stack, "controls")["sweep"]
+    url = f"{stack.web_url}/api/v1/stages/{sweep}"
+    status, body = call(url, "PATCH", {"split_type": "bysize(3)"})
+    assert status == 400
+    assert "unknown split type 'bysize'" in body["error"]["message"]
+    status, body = call(url, "PATCH", {"split_type": "nfiles(0)"})
+    assert status == 400 and "positive whole number" in body["error"]["message"]
+    assert call(url)[1]["split_type"] == "multiparam"  # unchanged

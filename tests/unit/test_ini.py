@@ -245,6 +245,10 @@ ERROR_CASES = [
                  id="recoveries"),
     pytest.param(_file(extra="[campaign_stage  gen ]\nvo_role=x"), "campaign_stage  gen ", None,
                  "stage 'gen' is defined twice", id="stage-twice"),
+    pytest.param(_file(sim="cs_split_type=bysize(3)"), "campaign_stage sim", "cs_split_type",
+                 "unknown split type 'bysize'", id="split-unknown"),
+    pytest.param(_file(sim="cs_split_type=nfiles(ten)"), "campaign_stage sim", "cs_split_type",
+                 "unable to parse integer parameter 'ten'", id="split-params"),
 ]  # fmt: skip
 
 

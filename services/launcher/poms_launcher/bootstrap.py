@@ -8,11 +8,17 @@ from collections.abc import Callable
 from poms_launcher.adapters.backends import BackendRegistry
 from poms_launcher.control import Controller
 from poms_launcher.handlers import Launcher
+from poms_launcher.login_test import LoginSetupTester
 from poms_launcher.pool import LaunchPool
 from poms_shared.broker import Bus
 from poms_shared.broker.names import LAUNCHER_COMMANDS
 from poms_shared.contracts import Envelope
-from poms_shared.contracts.messages import AbortLaunch, JobControl, LaunchSubmission
+from poms_shared.contracts.messages import (
+    AbortLaunch,
+    JobControl,
+    LaunchSubmission,
+    TestLoginSetup,
+)
 from poms_shared.db.session import Database
 from poms_shared.runtime.service import Service
 from poms_shared.settings import Settings
@@ -38,10 +44,12 @@ def build(
         backends=backends or BackendRegistry(settings),
         after_commit=relay.wake,
     )
+    tester = LoginSetupTester(db=db, settings=settings, pool=pool, after_commit=relay.wake)
     routes: dict[type, Callable[[Envelope], None]] = {
         LaunchSubmission: launcher.on_launch,
         JobControl: controller.on_job_control,
         AbortLaunch: controller.on_abort,
+        TestLoginSetup: tester.on_test,
     }
 
     def dispatch(envelope: Envelope) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, Submission
 from poms_web.adapters import actions, queries
+from poms_web.adapters.stage_edit import edit_stage
 from poms_web.context import actor, web_state
 from poms_web.errors import error_body
 
@@ -31,6 +32,16 @@ def body_json() -> dict[str, Any]:
 def get_stage(stage_id: int) -> Any:
     with web_state().db.transaction() as session:
         return jsonify(queries.stage_info(session, actions.get_stage(session, stage_id)))
+
+
+@bp.patch("/stages/<int:stage_id>")
+def patch_stage(stage_id: int) -> Any:
+    """Change stage settings; 400 naming every bad field, and then nothing is changed."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        changed = edit_stage(session, stage, actor(), body)
+        return jsonify({"changed": changed, "stage": queries.stage_info(session, stage)})
 
 
 @bp.post("/stages/<int:stage_id>/launch")

@@ -49,6 +49,7 @@ LAUNCHER_COMMANDS = QueueSpec(
         routing_key("command", "LaunchSubmission"),
         routing_key("command", "JobControl"),
         routing_key("command", "AbortLaunch"),
+        routing_key("command", "TestLoginSetup"),
     ),
 )
 TRACKER_LAUNCHES = QueueSpec(

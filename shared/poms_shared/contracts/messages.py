@@ -89,6 +89,20 @@ class AbortLaunch(Command):
     actor: str
 
 
+class TestLoginSetup(Command):
+    """Run a login setup on its host with a script that prints the environment (§6.14).
+
+    No stage or submission is involved; the output goes to ``log_name`` under the login
+    setup's ``template_tests_<id>`` log directory.
+    """
+
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite the name
+
+    login_setup_id: int
+    actor: str
+    log_name: str
+
+
 # ---- events ---------------------------------------------------------------------------
 
 
@@ -186,6 +200,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         LaunchSubmission,
         JobControl,
         AbortLaunch,
+        TestLoginSetup,
         SetSubmissionStatus,
         SubmissionLaunched,
         JobControlApplied,

@@ -33,6 +33,7 @@ from poms_shared.ini.values import (
     as_pairs,
     as_percent,
     as_position,
+    as_split_type,
     as_state,
 )
 
@@ -51,6 +52,8 @@ _FIELD_PARSERS: dict[str, Callable[[str], Any]] = {
     "output_ancestor_depth": as_depth,
     "default_clear_cronjob": as_bool,
 }
+# text keys that are still checked (the text itself is kept, "None" included)
+_TEXT_CHECKS: dict[str, Callable[[str], Any]] = {"cs_split_type": as_split_type}
 _TEXT_KEYS = frozenset(STAGE_FIELD_NAMES) - _FIELD_PARSERS.keys()
 
 
@@ -185,6 +188,8 @@ def _stage_fields(
     values: dict[str, Any] = {}
     for key, raw in items.items():
         if key in _TEXT_KEYS:
+            if key in _TEXT_CHECKS and raw.strip() not in UNSET_WORDS:
+                converted(section, key, raw, _TEXT_CHECKS[key])
             values[key] = raw
         elif raw.strip() not in UNSET_WORDS:
             values[key] = converted(section, key, raw, _FIELD_PARSERS[key])

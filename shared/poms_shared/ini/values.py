@@ -7,6 +7,7 @@ import math
 import re
 from typing import Any
 
+from poms_shared.domain.split_syntax import parse_split_type
 from poms_shared.ini.model import (
     COMPLETION_TYPES,
     STAGE_TYPES,
@@ -97,6 +98,12 @@ def as_choice_completion(raw: str) -> str:
 def as_choice_stage_type(raw: str) -> str:
     """A stage type: test, generator, approval, regular or datatransfer."""
     return _choice(raw, STAGE_TYPES)
+
+
+def as_split_type(raw: str) -> str:
+    """A split-type expression whose type and parameters are known (``SplitError`` if not)."""
+    parse_split_type(raw)
+    return raw.strip()
 
 
 def as_percent(raw: str) -> float:

@@ -130,6 +130,7 @@ def _stage_detail(session: Session, stage: CampaignStage) -> dict[str, Any]:
         "job_type": stage.job_type.name,
         "job_type_id": stage.job_type_id,
         "login_setup": stage.login_setup.name,
+        "login_setup_id": stage.login_setup_id,
         "completion_type": stage.completion_type,
         "completion_pct": stage.completion_pct,
         "software_version": stage.software_version,

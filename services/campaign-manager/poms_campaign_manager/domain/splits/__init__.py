@@ -20,8 +20,8 @@ from poms_campaign_manager.domain.splits.model import (
     SplitError,
     SplitSpec,
 )
-from poms_campaign_manager.domain.splits.parse import parse_split_type, select_expression
 from poms_campaign_manager.domain.splits.position import StageSplitSnapshot, manual_position
+from poms_shared.domain.split_syntax import parse_split_type, select_expression
 
 __all__ = [
     "NO_MORE_SPLITS",

@@ -11,8 +11,8 @@ from poms_campaign_manager.domain.splits.model import (
     SplitError,
     SplitSpec,
 )
-from poms_campaign_manager.domain.splits.parse import parse_split_type, select_expression
 from poms_shared.catalog.port import Catalog, CatalogReader
+from poms_shared.domain.split_syntax import parse_split_type, select_expression
 
 Decide = Callable[[SplitSpec, SplitContext, CatalogReader], SplitDecision]
 Length = Callable[[SplitSpec, SplitContext, CatalogReader], int | None]

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from poms_shared.domain.split_syntax import SplitError, SplitSpec
+
+__all__ = ["NO_MORE_SPLITS", "SplitError", "SplitSpec"]
 NO_MORE_SPLITS = "No more splits in this campaign."
-
-
-class SplitError(ValueError):
-    """A split-type expression or split data that cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class SplitSpec:
-    """A parsed split-type expression: the type name and its (already checked) parameters."""
-
-    kind: str  # "none", "list", "nfiles", ...
-    text: str  # the expression without blanks, for messages
-    params: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

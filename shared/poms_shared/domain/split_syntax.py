@@ -1,4 +1,6 @@
-"""Parsing split-type expressions such as ``nfiles(10)``, ``mod_3`` or ``byrun(low=1,high=9)``.
+"""Split-type expressions such as ``nfiles(10)``, ``mod_3`` or ``byrun(low=1,high=9)``.
+
+Their syntax and parameters are checked wherever a stage is edited and when it launches.
 
 Blanks and newlines anywhere are dropped first, so ``byrun( low=1, high=4 )`` means what it
 says (the reference silently ignored such parameters). The type name is the text before the
@@ -8,8 +10,21 @@ first ``(`` or ``_``; ``name_<arg>`` is the same as ``name(<arg>)``.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from poms_campaign_manager.domain.splits.model import SplitError, SplitSpec
+
+class SplitError(ValueError):
+    """A split-type expression or split data that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """A parsed split-type expression: the type name and its (already checked) parameters."""
+
+    kind: str  # "none", "list", "nfiles", ...
+    text: str  # the expression without blanks, for messages
+    params: dict[str, int] = field(default_factory=dict)
+
 
 NO_SPLIT = frozenset({"", "none"})
 NO_PARAMS = frozenset({"list", "multiparam", "draining", "byexistingruns"})
