@@ -1,5 +1,9 @@
-"""Data-catalog port; adapters live beside it (``local``) and import their own drivers."""
+"""Data-catalog port; adapters live beside it (``local``, ``samweb``) with their own drivers.
 
-from poms_shared.catalog.port import Catalog, CatalogFile, CatalogReader
+``make_catalog`` (in ``poms_shared.catalog.factory``) picks the adapter from settings; it is
+not imported here so that using the port does not load SQLAlchemy or HTTP code.
+"""
 
-__all__ = ["Catalog", "CatalogFile", "CatalogReader"]
+from poms_shared.catalog.port import Catalog, CatalogError, CatalogFile, CatalogReader
+
+__all__ = ["Catalog", "CatalogError", "CatalogFile", "CatalogReader"]

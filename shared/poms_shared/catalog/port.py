@@ -13,6 +13,16 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 
+class CatalogError(RuntimeError):
+    """A catalog service refused or failed a call; the message names the call and the reason."""
+
+    def __init__(self, call: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"catalog call {call} failed: {reason}")
+        self.call = call
+        self.reason = reason
+        self.status = status  # the HTTP status when the service answered, else None
+
+
 @dataclass(frozen=True)
 class CatalogFile:
     """One file as the catalog reports it."""
