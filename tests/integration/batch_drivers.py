@@ -11,10 +11,10 @@ from pathlib import Path
 from poms_shared.batch.jobsub import JobsubBatch
 from poms_shared.batch.local import LocalBatch
 from poms_shared.batch.local_procs import read_ref, signal_group
-from poms_shared.batch.local_spool import list_job_dirs
+from poms_shared.batch.local_spool import NODE, list_job_dirs
 from poms_shared.batch.port import BatchBackend
 from poms_shared.batch.slurm import SlurmBatch, parse_ref
-from poms_shared.testing.fake_jobsub import FakeQueue
+from poms_shared.testing.fake_jobsub import WORKER_NODE, FakeQueue
 from poms_shared.testing.slurm import SlurmCluster
 
 BIN = Path(sys.executable).parent
@@ -26,7 +26,7 @@ class Driver:
 
     backend: BatchBackend
     workdir: Path
-    exit_codes: bool = True  # does the backend report each job's exit code?
+    node: str | None  # the node a finished job reports it ran on
     declares_files: bool = True
     vanished_state: str = "failed"
     env: dict[str, str] = field(default_factory=dict)
@@ -74,7 +74,7 @@ class JobsubDriver(Driver):
     queue: FakeQueue
 
     def progress(self) -> None:
-        self.queue.run_idle_jobs()
+        self.queue.advance()
 
     def vanish(self, batch_id: str) -> None:
         self.queue.drop(batch_id)
@@ -82,22 +82,20 @@ class JobsubDriver(Driver):
 
 def local_driver(tmp_path: Path) -> Driver:
     batch = LocalBatch(tmp_path / "spool", slots=4, kill_grace=2.0, runner_grace=2.0)
-    return LocalDriver(batch, tmp_path)
+    return LocalDriver(batch, tmp_path, NODE)
 
 
 def slurm_driver(tmp_path: Path, cluster: SlurmCluster) -> Driver:
-    driver = SlurmDriver(SlurmBatch(tmp_path / "spool"), tmp_path)
+    driver = SlurmDriver(SlurmBatch(tmp_path / "spool"), tmp_path, cluster.node)
     driver.cluster = cluster
     return driver
 
 
 def jobsub_driver(tmp_path: Path, queue_file: Path) -> Driver:
+    # a short grace: a job history never knew is given up on within the suite's patience
+    batch = JobsubBatch(tmp_path / "spool", group="demo", user="poms", history_grace=1.0)
     driver = JobsubDriver(
-        JobsubBatch(tmp_path / "spool", group="demo", user="poms"),
-        tmp_path,
-        exit_codes=False,
-        declares_files=False,
-        vanished_state="completed",
+        batch, tmp_path, WORKER_NODE, declares_files=False, vanished_state="completed"
     )
     driver.queue = FakeQueue(queue_file)
     return driver

@@ -84,21 +84,19 @@ def terminal(watcher: Watcher, count: int) -> list[JobEvent]:
     return watcher.wait_states(count, states)
 
 
-def test_jobs_end_with_their_exit_codes_and_increasing_seqs(driver: Driver) -> None:
+def test_jobs_end_with_their_exit_codes_nodes_and_increasing_seqs(driver: Driver) -> None:
     script = '[ "$PROCESS" = 1 ] && exit 3\nexit 0\n'
     batch_id = driver.submit(101, script, 3)
     watcher = Watcher(driver)
     finals = terminal(watcher, 3)
     assert batch_id.split("@")[0] in finals[0].batch_job_id
     by_proc = {e.batch_job_id.split("@")[0].split(".")[1]: e for e in finals}
-    if driver.exit_codes:
-        assert [(by_proc[p].state, by_proc[p].exit_code) for p in "012"] == [
-            ("completed", 0),
-            ("failed", 3),
-            ("completed", 0),
-        ]
-    else:
-        assert {e.state for e in finals} == {"completed"}
+    assert [(by_proc[p].state, by_proc[p].exit_code) for p in "012"] == [
+        ("completed", 0),
+        ("failed", 3),
+        ("completed", 0),
+    ]
+    assert [e.node for e in finals] == [driver.node] * 3
     for job_id, events in watcher.events.items():
         seqs = [e.seq for e in sorted(events, key=lambda e: e.seq)]
         assert seqs == sorted(set(seqs)) and seqs[0] == 1, job_id
@@ -134,9 +132,7 @@ def test_hold_keeps_a_job_held_until_release_lets_it_finish(driver: Driver) -> N
     ]
     assert driver.backend.release(batch_id) == 1
     finals = terminal(watcher, 1)
-    assert [(e.state, e.exit_code) for e in finals] == [
-        ("completed", 0 if driver.exit_codes else None)
-    ]
+    assert [(e.state, e.exit_code) for e in finals] == [("completed", 0)]
     states = [e.state for e in sorted(next(iter(watcher.events.values())), key=lambda e: e.seq)]
     assert "held" in states and states.index("held") < len(states) - 1
 
@@ -149,6 +145,21 @@ def test_a_job_the_batch_system_loses_gets_a_final_state(driver: Driver) -> None
     finals = terminal(watcher, 1)
     expected = -1 if driver.vanished_state == "failed" else None
     assert [(e.state, e.exit_code) for e in finals] == [(driver.vanished_state, expected)]
+
+
+# jobsub_q's table names no node: a jobsub job's node comes with its final event only
+@pytest.mark.parametrize("driver", ["local", "slurm"], indirect=True)
+def test_a_running_job_reports_the_node_it_runs_on(driver: Driver) -> None:
+    # exec: one process, so a kill arriving as the job starts cannot miss a forked child
+    batch_id = driver.submit(107, "exec sleep 30\n", 1)
+    watcher = Watcher(driver)
+    [running] = watcher.wait_states(1, {"running"})
+    first = min(next(iter(watcher.events.values())), key=lambda e: e.seq)
+    assert driver.backend.kill(batch_id) == 1
+    terminal(watcher, 1)  # ended before the batch system stops, leaving no process behind
+    assert running.node == driver.node
+    # waiting jobs have run nowhere yet; the local backend's runner is on the POMS host
+    assert first.state == "idle" and first.node in (None, driver.node)
 
 
 # jobsub jobs run on remote worker nodes and declare their files through the API instead

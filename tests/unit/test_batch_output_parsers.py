@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from poms_shared.batch.jobsub import parse_jobsub_q, parse_submit_output
+from poms_shared.batch.jobsub_parse import (
+    HISTORY_ATTRIBUTES,
+    execute_node,
+    history_argv,
+    parse_history,
+    parse_jobsub_q,
+    parse_submit_output,
+    submission_group,
+)
 from poms_shared.batch.observed import Observation
 from poms_shared.batch.port import BatchError
 from poms_shared.batch.slurm import parse_ref
@@ -97,3 +105,96 @@ def test_jobsub_q_rows_map_status_codes() -> None:
         (4242000, 2): Observation("held"),
         (4242001, 0): Observation("removed"),
     }
+
+
+# jobsub_history -G demo -name jobsub01.fnal.gov -constraint '...' -limit 6 -autoformat
+# ClusterId ProcId JobStatus ExitCode ExitBySignal ExitSignal LastRemoteHost RemoteHost
+# (newest first: jobsub_history always reads backwards)
+JOBSUB_HISTORY = """\
+4242017 2 4 0 false undefined slot1_3@fnpc9014.fnal.gov undefined
+4242017 1 4 3 false undefined slot1_12@fnpc7103.fnal.gov undefined
+4242017 0 4 undefined true 9 slot1@glidein_2881_329104040@cmswn2134.fnal.gov undefined
+4242018 1 3 undefined undefined undefined undefined slot1_1@fnpc9014.fnal.gov
+4242018 0 3 undefined undefined undefined undefined undefined
+4242018 0 4 0 false undefined slot1_2@fnpc9015.fnal.gov undefined
+"""
+
+
+def test_jobsub_history_autoformat_rows_give_final_states_exit_codes_and_nodes() -> None:
+    assert parse_history(JOBSUB_HISTORY) == {
+        (4242017, 2): Observation("completed", 0, "fnpc9014.fnal.gov"),
+        (4242017, 1): Observation("failed", 3, "fnpc7103.fnal.gov"),
+        (4242017, 0): Observation("failed", 137, "cmswn2134.fnal.gov"),
+        (4242018, 1): Observation("removed", None, "fnpc9014.fnal.gov"),
+        # the newest ad of a job wins over an older one of the same id
+        (4242018, 0): Observation("removed", None, None),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "JOBSUBJOBID      OWNER    SUBMITTED   FINISHED    ST  CMD\n",
+        "Error: Couldn't contact schedd jobsub02.fnal.gov\n",
+        "4242017 x 4 0 false undefined slot1@a undefined\n",
+        "4242017 0 4 0 false undefined slot1@a\n",  # a column short
+        "4242017 0 2 undefined undefined undefined undefined slot1@a\n",  # still running
+    ],
+)
+def test_jobsub_history_lines_that_are_not_final_job_rows_are_skipped(text: str) -> None:
+    assert parse_history(text) == {}
+
+
+def test_a_completed_ad_without_an_exit_code_counts_as_completed() -> None:
+    row = "7 0 4 undefined undefined undefined undefined undefined"
+    assert parse_history(row) == {(7, 0): Observation("completed", None, None)}
+
+
+def test_jobsub_history_is_asked_once_for_all_clusters_in_autoformat_columns() -> None:
+    argv = history_argv("nova", "jobsub02.fnal.gov", {4242018: 2, 4242017: 3})
+    assert argv == [
+        "jobsub_history",
+        "-G",
+        "nova",
+        "-name",
+        "jobsub02.fnal.gov",
+        "-constraint",
+        "ClusterId == 4242017 || ClusterId == 4242018",
+        "-limit",
+        "5",
+        "-autoformat",
+        *HISTORY_ATTRIBUTES,
+    ]
+    assert history_argv("", "", {1: 1})[:3] == ["jobsub_history", "-constraint", "ClusterId == 1"]
+    with pytest.raises(ValueError):
+        history_argv("nova", "", {})
+
+
+@pytest.mark.parametrize(
+    ("host", "node"),
+    [
+        ("slot1@fnpc9014.fnal.gov", "fnpc9014.fnal.gov"),
+        ("slot1_7@glidein_12_34@wn.example.edu", "wn.example.edu"),
+        ("fnpc9014.fnal.gov", "fnpc9014.fnal.gov"),
+        ("undefined", None),
+        ("", None),
+    ],
+)
+def test_execute_nodes_are_slot_names_without_the_slot(host: str, node: str | None) -> None:
+    assert execute_node(host) == node
+
+
+@pytest.mark.parametrize(
+    ("env", "group"),
+    [
+        ({"JOBSUB_GROUP": "dune", "GROUP": "nova"}, "dune"),
+        ({"GROUP": "nova"}, "nova"),
+        ({"GROUP": " "}, "demo"),
+        ({}, "demo"),
+    ],
+)
+def test_a_submission_runs_under_jobsub_group_then_group_then_the_configured_one(
+    env: dict[str, str], group: str
+) -> None:
+    assert submission_group(env, "demo") == group

@@ -1,23 +1,52 @@
 """The ``jobsub`` batch backend: Fermilab jobsub_lite commands, HTCondor underneath.
 
 Job ids are jobsub's own ``<cluster>.<proc>@<schedd>``; batch ids ``<cluster>@<schedd>``
-(the ``.0@`` → ``@`` form the POMS jobsub wrapper reports). ``jobsub_q`` lists only queued
-jobs and shows no exit codes, so a job that leaves the queue is recorded **completed**
-(exit code unknown), as the reference's ``jobsub_q`` fallback scraper does: leaving the
-queue is how every job ends, and calling it a failure would fail every job.
+(the ``.0@`` → ``@`` form the POMS jobsub wrapper reports).
+
+While a job is queued its state comes from ``jobsub_q``, whose table shows no exit code and
+no execute node. When a job has left the queue POMS looks it up in ``jobsub_history``: one
+call per poll for every such job of one group and schedd. History gives the final state
+(JobStatus 3 removed, 4 completed; a non-zero ExitCode or a signal makes it failed), the
+exit code and the node (``LastRemoteHost`` without its slot), which the final event carries.
+
+History may not know a job: it was lost, the history file was rotated, or condor_history
+failed (``jobsub_history`` exits 0 even then). Such a job keeps its latest state and is
+looked up once more when ``history_grace`` seconds (default 300) have passed since it was
+first missed (the time is kept in its ``.left_queue`` marker, so pollers sharing the spool
+agree). If history still does not know it, it is recorded **completed** with an unknown
+exit code, as the reference's jobsub_q scraper does: leaving the queue is how every job
+ends, and calling it a failure would fail every job.
+
+Each cluster remembers the group it was submitted with (``$JOBSUB_GROUP``, else ``$GROUP``
+of the submission's environment, else the configured group); every later jobsub_q, rm,
+hold, release and history call about it passes that group as ``-G``.
 """
 
 from __future__ import annotations
 
 import getpass
+import logging
+import math
 import os
-import re
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from poms_shared.batch.commands import check_submit, run_batch_command
+from poms_shared.batch.jobsub_parse import (
+    history_argv,
+    parse_history,
+    parse_job_id,
+    parse_jobsub_q,
+    parse_submit_output,
+    submission_group,
+)
+from poms_shared.batch.local_events import is_terminal, latest
 from poms_shared.batch.local_poll import PollResult
+from poms_shared.batch.local_spool import JobDir, job_dir, read_events
 from poms_shared.batch.observed import (
     ClusterRecord,
     JobKey,
@@ -33,64 +62,36 @@ from poms_shared.settings import Settings
 
 BACKEND = "jobsub"
 COMMAND_TIMEOUT = 300.0  # jobsub_submit fetches tokens and talks to remote schedds
+HISTORY_GRACE = 300.0
+LEFT_MARKER = ".left_queue"
 VANISHED_COMPLETED = Observation("completed")
-# jobsub_q's ST column (condor_q's short status codes)
-STATUS_CODES = {
-    "I": "idle",
-    "R": "running",
-    "H": "held",
-    "S": "held",
-    "C": "completed",
-    "X": "removed",
-    "<": "running",
-    ">": "running",
-}
-_JOB_ID_LINE = re.compile(r"Use job id (\S+) to retrieve output")
-_JOB_ID = re.compile(r"^(\d+)(?:\.(\d+))?(?:@(\S+))?$")
 
-
-def parse_submit_output(text: str) -> tuple[int, str]:
-    """(cluster, schedd) from jobsub_submit's ``Use job id <id> to retrieve output`` line."""
-    match = _JOB_ID_LINE.search(text)
-    if match is None:
-        raise BatchError(f"jobsub_submit printed no job id: {text.strip()[-500:]}")
-    cluster, _, schedd = parse_job_id(match.group(1))
-    return cluster, schedd
-
-
-def parse_job_id(ref: str) -> tuple[int, int | None, str]:
-    """Split ``C``, ``C@schedd`` or ``C.P@schedd`` into (cluster, proc or None, schedd)."""
-    match = _JOB_ID.match(ref.strip())
-    if match is None:
-        raise ValueError(f"not a jobsub job id: {ref!r}")
-    proc = match.group(2)
-    return int(match.group(1)), None if proc is None else int(proc), match.group(3) or ""
-
-
-def parse_jobsub_q(text: str) -> dict[JobKey, Observation]:
-    """Observations from jobsub_q's table (JOBSUBJOBID OWNER SUBMITTED RUN_TIME ST PRI SIZE CMD)."""
-    seen: dict[JobKey, Observation] = {}
-    for line in text.splitlines():
-        fields = line.split()
-        # rows start with a job id; SUBMITTED is two words (date and time), so ST is 6th
-        if len(fields) < 6 or not _JOB_ID.match(fields[0]) or "." not in fields[0]:
-            continue
-        cluster, proc, _ = parse_job_id(fields[0])
-        state = STATUS_CODES.get(fields[5])
-        if state is not None and proc is not None:
-            seen[(cluster, proc)] = Observation(state)  # jobsub_q shows no exit codes
-    return seen
+log = logging.getLogger(__name__)
+# a job that left the queue, and whether this is the last look before giving up on history
+Lookup = tuple[ClusterRecord, JobKey, bool]
 
 
 class JobsubBatch:
-    """Submit, poll, remove, hold and release jobsub jobs for one group (experiment)."""
+    """Submit, poll, remove, hold and release jobsub jobs; POMS state lives in ``root``."""
 
     name = BACKEND
 
-    def __init__(self, root: Path, group: str | None = None, user: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        group: str | None = None,
+        user: str | None = None,
+        *,
+        history_grace: float = HISTORY_GRACE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if history_grace < 0:
+            raise ValueError(f"history_grace must not be negative, not {history_grace}")
         self.root = Path(root).resolve()
-        self.group = group or os.environ.get("JOBSUB_GROUP") or os.environ.get("GROUP") or ""
+        self.group = group or submission_group(os.environ, "")
         self.user = user or os.environ.get("USER") or getpass.getuser()
+        self.history_grace = history_grace
+        self._clock = clock
         self._lock = threading.Lock()
         self._reporter = Reporter(BACKEND, "jobsub-poller", self._job_id, lambda r, p: None)
 
@@ -111,9 +112,10 @@ class JobsubBatch:
         check_submit(argv, count)
         job_env = dict(os.environ if env is None else env)
         job_env["POMS4_SUBMISSION_ID"] = str(submission_id)
+        group = submission_group(job_env, self.group)
         script = "file://" + os.path.abspath(os.path.join(cwd or os.getcwd(), argv[0]))
         command = [
-            *self._base("jobsub_submit"),
+            *_base("jobsub_submit", group),
             "-N",
             str(count),
             "-e",
@@ -122,16 +124,15 @@ class JobsubBatch:
             *argv[1:],
         ]
         cluster, schedd = parse_submit_output(self._run(command, env=job_env, cwd=cwd))
-        experiment = job_env.get("POMS4_EXPERIMENT") or job_env.get("EXPERIMENT") or self.group
-        record_cluster(
-            self.root, ClusterRecord(cluster, count, submission_id, experiment, site=schedd)
-        )
+        experiment = job_env.get("POMS4_EXPERIMENT") or job_env.get("EXPERIMENT") or group
+        record = ClusterRecord(cluster, count, submission_id, experiment, site=schedd, group=group)
+        record_cluster(self.root, record)
         return f"{cluster}@{schedd}"
 
     def poll(self) -> PollResult:
-        """Record state changes seen in ``jobsub_q`` and report events of untracked jobs."""
+        """Record what jobsub_q (and, for jobs that left it, jobsub_history) shows; report."""
         with self._lock:
-            return poll_spool(self.root, self._snapshot, self._reporter, VANISHED_COMPLETED)
+            return poll_spool(self.root, self._snapshot, self._reporter, vanished=None)
 
     def mark_tracked(self, job_ids: Iterable[str]) -> int:
         """Stop reporting these finished jobs (``C.P@schedd``)."""
@@ -150,29 +151,78 @@ class JobsubBatch:
         return self._control("jobsub_release", batch_id, ("held",))
 
     def _control(self, tool: str, batch_id: str, states: tuple[str, ...]) -> int:
-        cluster, proc, _ = parse_job_id(batch_id)
-        seen = self._snapshot(read_clusters(self.root))
+        cluster, proc, schedd = parse_job_id(batch_id)
+        record = next((r for r in read_clusters(self.root) if r.cluster == cluster), None)
+        group = self._group_of(record) if record else self.group
         targets = [
             key
-            for key, obs in seen.items()
+            for key, obs in self._queue({group}).items()
             if key[0] == cluster and (proc is None or key[1] == proc) and obs.state in states
         ]
         if targets:
-            self._run([*self._base(tool), f"--jobid={self._full_id(batch_id)}"])
+            ident = str(cluster) if proc is None else f"{cluster}.{proc}"
+            schedd = schedd or (record.site if record else "")
+            full_id = f"{ident}@{schedd}" if schedd else ident
+            self._run([*_base(tool, group), f"--jobid={full_id}"])
         return len(targets)
 
-    def _full_id(self, batch_id: str) -> str:
-        cluster, proc, schedd = parse_job_id(batch_id)
-        if not schedd:
-            schedd = next((r.site for r in read_clusters(self.root) if r.cluster == cluster), "")
-        ident = str(cluster) if proc is None else f"{cluster}.{proc}"
-        return f"{ident}@{schedd}" if schedd else ident
-
-    def _base(self, tool: str) -> list[str]:
-        return [tool, "-G", self.group] if self.group else [tool]
+    def _group_of(self, record: ClusterRecord) -> str:
+        return record.group or self.group  # records written before groups were kept
 
     def _snapshot(self, records: list[ClusterRecord]) -> dict[JobKey, Observation]:
-        return parse_jobsub_q(self._run([*self._base("jobsub_q"), "--user", self.user]))
+        seen = self._queue({self._group_of(r) for r in records})
+        lookups = self._left_queue(records, seen)
+        if lookups:
+            seen.update(self._from_history(lookups))
+        return seen
+
+    def _queue(self, groups: Collection[str]) -> dict[JobKey, Observation]:
+        seen: dict[JobKey, Observation] = {}
+        for group in sorted(groups):
+            argv = [*_base("jobsub_q", group), "--user", self.user]
+            seen.update(parse_jobsub_q(self._run(argv)))
+        return seen
+
+    def _left_queue(
+        self, records: list[ClusterRecord], queued: Mapping[JobKey, Observation]
+    ) -> list[Lookup]:
+        """Unfinished jobs jobsub_q no longer shows that are due a look in the history."""
+        now = self._clock()
+        lookups = []
+        for record in records:
+            for key in record.job_keys():
+                jd = job_dir(self.root, *key)
+                marker = jd.path / LEFT_MARKER
+                if key in queued:
+                    marker.unlink(missing_ok=True)  # back in the queue: start afresh
+                    continue
+                if jd.tracked.exists() or _has_ended(jd):
+                    continue
+                since, first = _left_since(marker, now)
+                overdue = now - since >= self.history_grace
+                if first or overdue:
+                    lookups.append((record, key, overdue))
+        return lookups
+
+    def _from_history(self, lookups: list[Lookup]) -> dict[JobKey, Observation]:
+        """Final observations from one jobsub_history call per (group, schedd)."""
+        batches: dict[tuple[str, str], list[Lookup]] = defaultdict(list)
+        for lookup in lookups:
+            batches[(self._group_of(lookup[0]), lookup[0].site)].append(lookup)
+        found: dict[JobKey, Observation] = {}
+        for (group, schedd), batch in sorted(batches.items()):
+            clusters = {record.cluster: record.count for record, _, _ in batch}
+            try:
+                history = parse_history(self._run(history_argv(group, schedd, clusters)))
+            except BatchError as exc:
+                log.warning("jobsub_history failed, will ask again: %s", exc)
+                continue
+            for _, key, last_look in batch:
+                if key in history:
+                    found[key] = history[key]
+                elif last_look:
+                    found[key] = VANISHED_COMPLETED
+        return found
 
     def _job_id(self, record: ClusterRecord, proc: int) -> str:
         job = f"{record.cluster}.{proc}"
@@ -182,6 +232,47 @@ class JobsubBatch:
         self, argv: list[str], env: Mapping[str, str] | None = None, cwd: str | None = None
     ) -> str:
         return run_batch_command(argv, env, cwd, COMMAND_TIMEOUT)
+
+
+def _base(tool: str, group: str) -> list[str]:
+    return [tool, "-G", group] if group else [tool]
+
+
+def _has_ended(jd: JobDir) -> bool:
+    last = latest(read_events(jd))
+    return last is not None and is_terminal(last.state)
+
+
+def _left_since(marker: Path, now: float) -> tuple[float, bool]:
+    """When the job was first missed from the queue, and whether that is ``now``."""
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return now, _create_marker(marker, now)
+    except OSError:
+        return now, False
+    try:
+        since = float(text)
+    except ValueError:
+        since = math.nan
+    if not math.isfinite(since):
+        # another poller is writing it just now, or it is damaged: its age says as much
+        with suppress(OSError):
+            since = marker.stat().st_mtime
+    return (since if math.isfinite(since) else now), False
+
+
+def _create_marker(marker: Path, now: float) -> bool:
+    """Write ``now`` to a new marker; False when another poller was first."""
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    except OSError:
+        return True  # no marker possible (job directory gone): every poll is a first look
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(repr(now))
+    return True
 
 
 def _job_key(ref: str) -> JobKey:

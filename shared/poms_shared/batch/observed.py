@@ -1,11 +1,13 @@
 """A spool for backends whose jobs run elsewhere (Slurm, jobsub): POMS records what it sees.
 
-``<root>/clusters/<C>.json``   what POMS submitted (submission, job count, experiment)
+``<root>/clusters/<C>.json``   what POMS submitted (submission, job count, experiment,
+                               and for jobsub the schedd and group)
 ``<root>/jobs/<C>.<P>/``       events.jsonl (observed state changes, seq from 1),
                                declared.jsonl (written by the job) and the .tracked marker
 
-Observations become events only when they change, under the job lock, so several pollers
-sharing the spool agree on one monotonic ``seq`` per job.
+Observations become events only when their state or exit code changes, under the job lock,
+so several pollers sharing the spool agree on one monotonic ``seq`` per job. An event
+carries the node the batch system names in that observation (None while a job waits).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from poms_shared.batch.local_events import (
     group_by_experiment,
     is_terminal,
     latest,
+    next_seq,
     parse_declared_lines,
     utc_now,
 )
 from poms_shared.batch.local_poll import PollResult, declared_file
 from poms_shared.batch.local_spool import (
     JobDir,
-    append_event_locked,
+    append_line,
     job_dir,
     locked,
     read_events,
@@ -59,6 +62,7 @@ class ClusterRecord:
     submission_id: int
     experiment: str
     site: str = ""  # the schedd of a jobsub cluster; empty for Slurm
+    group: str = ""  # the jobsub group (-G) it was submitted with; empty for Slurm
     submitted_at: str = field(default_factory=lambda: utc_now().isoformat())
 
     def job_keys(self) -> list[JobKey]:
@@ -101,7 +105,10 @@ def observe(jd: JobDir, seen: Observation) -> EventRecord | None:
         last = latest(events)
         if last is not None and (is_terminal(last.state) or _same(last, seen)):
             return None
-        return append_event_locked(jd, events, seen.state, seen.exit_code)
+        # the node is the batch system's, not this host's (which append_event_locked records)
+        record = EventRecord(next_seq(events), seen.state, utc_now(), seen.exit_code, seen.node)
+        append_line(jd.events, record.to_line())
+        return record
 
 
 def _same(last: EventRecord, seen: Observation) -> bool:
@@ -186,9 +193,13 @@ def poll_spool(
     root: Path,
     snapshot: Callable[[list[ClusterRecord]], Mapping[JobKey, Observation]],
     reporter: Reporter,
-    vanished: Observation = VANISHED_FAILED,
+    vanished: Observation | None = VANISHED_FAILED,
 ) -> PollResult:
-    """Record what ``snapshot`` shows of untracked jobs (``vanished`` when absent); report."""
+    """Record what ``snapshot`` shows of untracked jobs, then report them.
+
+    A job ``snapshot`` does not show is recorded as ``vanished``; with None it keeps its
+    latest state (the snapshot decides itself when such a job has ended).
+    """
     result = PollResult()
     pending = untracked(root)
     if not pending:
@@ -196,7 +207,8 @@ def poll_spool(
     seen = snapshot([record for record, _ in pending])
     for record, procs in pending:
         for proc in procs:
-            jd = job_dir(root, record.cluster, proc)
-            observe(jd, seen.get((record.cluster, proc), vanished))
+            observation = seen.get((record.cluster, proc), vanished)
+            if observation is not None:
+                observe(job_dir(root, record.cluster, proc), observation)
             reporter.report(root, record, proc, result)
     return result

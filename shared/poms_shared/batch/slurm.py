@@ -3,6 +3,10 @@
 Finished jobs stay in ``squeue`` for ``MinJobAge`` seconds; after that their end is read
 from the jobcomp file (``JobCompType=jobcomp/filetxt``). A job in neither is recorded as
 failed with exit code -1 (vanished). Job ids are ``<array job>.<task>@slurm``.
+
+Events name the node Slurm ran the job on: squeue's ``nodes`` (what ``%N`` prints) while it
+is known there, else the jobcomp line's ``NodeList`` (sacct's column of that name needs
+slurmdbd); a pending or vanished job has none.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Stand-ins for jobsub_lite's commands printing their real output formats (tests only).
 
-:func:`install` writes ``jobsub_submit``, ``jobsub_q``, ``jobsub_rm``, ``jobsub_hold`` and
-``jobsub_release`` into a directory to put first on PATH; they share a JSON queue file.
-:class:`FakeQueue` lets a test run queued jobs and make them leave the queue.
+:func:`install` writes ``jobsub_submit``, ``jobsub_q``, ``jobsub_history``, ``jobsub_rm``,
+``jobsub_hold`` and ``jobsub_release`` into a directory to put first on PATH. They share a
+JSON file holding the schedd's queue and its history, and append every call they get to
+``<queue file>.calls`` (one JSON argv per line). :class:`FakeQueue` is the test's hand on the
+schedd: it runs idle jobs (their exit status becomes the history's ExitCode), retires
+removed jobs to the history, and loses jobs without a trace.
 """
 
 from __future__ import annotations
@@ -11,19 +14,30 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 SCHEDD = "jobsub01.fnal.gov"
-TOOLS = ("jobsub_submit", "jobsub_q", "jobsub_rm", "jobsub_hold", "jobsub_release")
+WORKER_NODE = "fnpc9014.fnal.gov"  # where the fake schedd "runs" every job
+TOOLS = (
+    "jobsub_submit",
+    "jobsub_q",
+    "jobsub_history",
+    "jobsub_rm",
+    "jobsub_hold",
+    "jobsub_release",
+)
 
 # One program for every tool; it looks at the name it was called by.
 PROGRAM = r"""
-import json, os, sys, time
+import json, os, re, sys, time
 QUEUE = os.environ["FAKE_JOBSUB_QUEUE"]
 SCHEDD = "@SCHEDD@"
 tool = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
+with open(QUEUE + ".calls", "a") as fh:
+    fh.write(json.dumps([tool, *args]) + "\n")
 with open(QUEUE) as fh:
     queue = json.load(fh)
 
@@ -32,32 +46,45 @@ def save():
         json.dump(queue, fh)
     os.replace(QUEUE + ".tmp", QUEUE)
 
-def option(name, default=None):
+def option(*names, default=None):
     for i, arg in enumerate(args):
-        if arg == name and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
+        for name in names:
+            if arg == name and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(name + "="):
+                return arg.split("=", 1)[1]
     return default
 
 def matching(ref):
     ident = ref.split("@")[0]
     return [k for k in queue["jobs"] if k == ident or k.split(".")[0] == ident]
 
+def classad(value):
+    if value is None:
+        return "undefined"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+# jobsub_lite's order: -G/--group, else $JOBSUB_GROUP, else $GROUP
+group = option("-G", "--group") or os.environ.get("JOBSUB_GROUP") or os.environ.get("GROUP")
+if group is None and tool != "jobsub_q":
+    sys.exit(f"{sys.argv[0]}: no group given (-G GROUP, or GROUP in the environment)")
+
 if tool == "jobsub_submit":
-    count = int(option("-N", "1"))
+    count = int(option("-N", default="1"))
     url = next(a for a in args if a.startswith("file://"))
     rest = args[args.index(url) + 1:]
     cluster = queue["next"]
     queue["next"] += 1
     for proc in range(count):
         queue["jobs"][f"{cluster}.{proc}"] = {
-            "st": "I", "script": url[len("file://"):], "args": rest,
-            "submitted": time.strftime("%m/%d %H:%M"), "group": option("-G", ""),
+            "st": "I", "script": url[len("file://"):], "args": rest, "qdate": int(time.time()),
+            "submitted": time.strftime("%m/%d %H:%M"), "group": group,
+            "owner": os.environ.get("USER", "poms"),
         }
     save()
     print("Attempting to get token from https://htvaultprod.fnal.gov:8200 ... succeeded")
-    group = option("-G", "fermilab")
     print(f"Storing bearer token in /tmp/bt_token_{group}_Analysis_{os.getuid()}")
     print("Submitting job(s)" + "." * count)
     print(f"{count} job(s) submitted to cluster {cluster}.")
@@ -65,15 +92,55 @@ if tool == "jobsub_submit":
     print(f"Use job id {cluster}.0@{SCHEDD} to retrieve output")
 elif tool == "jobsub_q":
     print(f"{'JOBSUBJOBID':<40}{'OWNER':<16}{'SUBMITTED':<14}{'RUN_TIME':<11}ST PRI SIZE CMD")
-    shown = {k: v for k, v in queue["jobs"].items() if v["st"] != "gone"}
+    shown = queue["jobs"]
     for key, job in shown.items():
         cmd = os.path.basename(job["script"]) + "_wrap.sh"
-        print(f"{key + '@' + SCHEDD:<40}{option('--user', 'poms'):<16}{job['submitted']:<14}"
-              f"{'0+00:00:00':<11}{job['st']:<3}{'0':<4}{'0.0':<5}{cmd}")
+        print(f"{key + '@' + SCHEDD:<40}{option('--user', default='poms'):<16}"
+              f"{job['submitted']:<14}{'0+00:00:00':<11}{job['st']:<3}{'0':<4}{'0.0':<5}{cmd}")
     counts = {s: sum(1 for j in shown.values() if j["st"] == s) for s in "CXIRHS"}
     print()
     print(f"{len(shown)} jobs; {counts['C']} completed, {counts['X']} removed, {counts['I']} idle, "
           f"{counts['R']} running, {counts['H']} held, {counts['S']} suspended")
+elif tool == "jobsub_history":
+    schedd = option("-name")
+    if schedd and schedd != SCHEDD:
+        # the real wrapper runs condor_history through os.system: errors still exit 0
+        print(f"Error: Couldn't contact schedd {schedd}", file=sys.stderr)
+        sys.exit(0)
+    ads = list(reversed(queue["history"]))  # jobsub_history always reads -backwards
+    constraint = option("-constraint")
+    if constraint is not None:
+        terms = [re.fullmatch(r"\s*ClusterId\s*==\s*(\d+)\s*", t) for t in constraint.split("||")]
+        if not all(terms):
+            sys.exit(f"fake jobsub_history: unsupported -constraint {constraint!r}")
+        wanted = {int(t.group(1)) for t in terms}
+        ads = [ad for ad in ads if ad["ClusterId"] in wanted]
+    jobid = option("--jobid", "-J")
+    if jobid:
+        ident = jobid.split("@")[0]
+        ads = [ad for ad in ads
+               if ident in (str(ad["ClusterId"]), f"{ad['ClusterId']}.{ad['ProcId']}")]
+    if option("--user"):
+        ads = [ad for ad in ads if ad["Owner"] == option("--user")]
+    limit = option("-limit", "-match")
+    ads = ads[:int(limit)] if limit else ads
+    if "-autoformat" in args:
+        attrs = []
+        for arg in args[args.index("-autoformat") + 1:]:
+            if arg.startswith("-"):
+                break
+            attrs.append(arg)
+        for ad in ads:
+            print(" ".join(classad(ad.get(a)) for a in attrs))
+    else:
+        print("JOBSUBJOBID                             OWNER                SUBMITTED"
+              "           FINISHED            ST       CMD")
+        for ad in ads:
+            ident = f"{ad['ClusterId']}.{ad['ProcId']}@{SCHEDD}"
+            qdate = time.strftime("%m/%d %H:%M", time.localtime(ad["QDate"]))
+            done = time.strftime("%m/%d %H:%M", time.localtime(ad["CompletionDate"]))
+            print(f"{ident:<30}{ad['Owner']:<10}\t{qdate:<11} {done:<11}  "
+                  f"{'UIRXCHE'[ad['JobStatus']]} {ad['Cmd']}")
 else:
     ref = option("--jobid")
     keys = matching(ref) if ref else []
@@ -93,9 +160,10 @@ else:
 
 
 def install(bin_dir: Path, queue_file: Path) -> dict[str, str]:
-    """Write the fake tools and an empty queue; returns the environment that selects them."""
+    """Write the fake tools and an empty schedd; returns the environment that selects them."""
     bin_dir.mkdir(parents=True, exist_ok=True)
-    queue_file.write_text(json.dumps({"next": 4242000, "jobs": {}}))
+    empty = {"next": 4242000, "jobs": {}, "history": [], "lagging": []}
+    queue_file.write_text(json.dumps(empty))
     source = f"#!{sys.executable}\n" + PROGRAM.replace("@SCHEDD@", SCHEDD)
     for tool in TOOLS:
         path = bin_dir / tool
@@ -107,8 +175,26 @@ def install(bin_dir: Path, queue_file: Path) -> dict[str, str]:
     }
 
 
+def _history_ad(key: str, job: dict[str, Any], status: int) -> dict[str, Any]:
+    cluster, proc = (int(part) for part in key.split("."))
+    return {
+        "ClusterId": cluster,
+        "ProcId": proc,
+        "JobStatus": status,
+        "ExitCode": None,
+        "ExitBySignal": None,
+        "ExitSignal": None,
+        "LastRemoteHost": None,
+        "RemoteHost": None,
+        "Owner": job.get("owner", "poms"),
+        "QDate": job.get("qdate", 0),
+        "CompletionDate": int(time.time()),
+        "Cmd": job["script"],
+    }
+
+
 class FakeQueue:
-    """The test's hand on the fake schedd: run idle jobs, make jobs disappear."""
+    """The test's hand on the fake schedd: run idle jobs, retire removed ones, lose jobs."""
 
     def __init__(self, queue_file: Path) -> None:
         self.queue_file = queue_file
@@ -122,24 +208,60 @@ class FakeQueue:
         tmp.write_text(json.dumps(data))
         os.replace(tmp, self.queue_file)
 
-    def run_idle_jobs(self, timeout: float = 60) -> None:
-        """Run every idle job's script to its end; finished jobs leave the queue."""
+    def advance(self, timeout: float = 60, *, history_lag: bool = False) -> None:
+        """Run every idle job to its end and move it, and every removed job, to the history.
+
+        A job's exit status is its history ExitCode (a signal sets ExitBySignal instead);
+        jobs that ran name ``slot1_<n>@WORKER_NODE`` as LastRemoteHost. With
+        ``history_lag`` the jobs leave the queue but reach the history only at
+        :meth:`catch_up`.
+        """
         data = self._load()
-        for key, job in data["jobs"].items():
-            if job["st"] != "I":
-                continue
-            cluster, proc = key.split(".")
-            env = {**os.environ, "CLUSTER": cluster, "PROCESS": proc}
-            argv = [job["script"], *job["args"]]
-            subprocess.run(argv, env=env, timeout=timeout, check=False, capture_output=True)
-            job["st"] = "gone"
+        ended = data["lagging"] if history_lag else data["history"]
+        for key, job in list(data["jobs"].items()):
+            if job["st"] == "X":
+                ended.append(_history_ad(key, job, 3))
+                del data["jobs"][key]
+            elif job["st"] == "I":
+                ended.append(self._run(key, job, timeout))
+                del data["jobs"][key]
         self._save(data)
 
+    def catch_up(self) -> None:
+        """Write the ads of jobs that left the queue with ``history_lag`` to the history."""
+        data = self._load()
+        data["history"].extend(data["lagging"])
+        data["lagging"] = []
+        self._save(data)
+
+    def _run(self, key: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+        cluster, proc = key.split(".")
+        env = {**os.environ, "CLUSTER": cluster, "PROCESS": proc, "JOBSUBJOBID": key}
+        argv = [job["script"], *job["args"]]
+        done = subprocess.run(argv, env=env, timeout=timeout, check=False, capture_output=True)
+        ad = _history_ad(key, job, 4)
+        ad["LastRemoteHost"] = f"slot1_{int(proc) % 8 + 1}@{WORKER_NODE}"
+        ad["ExitBySignal"] = done.returncode < 0
+        if done.returncode < 0:
+            ad["ExitSignal"] = -done.returncode
+        else:
+            ad["ExitCode"] = done.returncode
+        return ad
+
     def drop(self, ref: str) -> None:
-        """Make jobs vanish from the queue (as after the schedd lost them)."""
+        """Make jobs vanish from the queue leaving no history (as if the schedd lost them)."""
         data = self._load()
         ident = ref.split("@")[0]
-        for key, job in data["jobs"].items():
+        for key in list(data["jobs"]):
             if key == ident or key.split(".")[0] == ident:
-                job["st"] = "gone"
+                del data["jobs"][key]
         self._save(data)
+
+    def calls(self, tool: str | None = None) -> list[list[str]]:
+        """Every call the fake tools got (argv with the tool's name first), oldest first."""
+        path = Path(f"{self.queue_file}.calls")
+        if not path.exists():
+            return []
+        lines = path.read_text().splitlines()
+        argvs: list[list[str]] = [json.loads(line) for line in lines if line.strip()]
+        return [argv for argv in argvs if tool is None or argv[0] == tool]

@@ -14,6 +14,9 @@ from pathlib import Path
 
 DAEMONS = ("slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo")
+# The node's Slurm name differs from the host name on purpose: a backend that reports the
+# POMS host instead of the node Slurm ran a job on is caught by the tests.
+NODE_NAME = "poms-worker1"
 
 
 class SlurmUnavailable(RuntimeError):
@@ -45,7 +48,10 @@ def _node_line(host: str) -> str:
         out = ""
     memory = next((w.split("=")[1] for w in out.split() if w.startswith("RealMemory=")), "1000")
     # more CPUs than exist (config_overrides) so several test jobs run side by side
-    return f"NodeName={host} NodeAddr=127.0.0.1 CPUs=8 RealMemory={memory} State=UNKNOWN"
+    return (
+        f"NodeName={NODE_NAME} NodeHostname={host} NodeAddr=127.0.0.1 CPUs=8 "
+        f"RealMemory={memory} State=UNKNOWN"
+    )
 
 
 def write_config(root: Path) -> Path:
@@ -81,7 +87,7 @@ def write_config(root: Path) -> Path:
         f"SlurmctldLogFile={root / 'log' / 'slurmctld.log'}",
         f"SlurmdLogFile={root / 'log' / 'slurmd.log'}",
         _node_line(host),
-        f"PartitionName=poms Nodes={host} Default=YES MaxTime=INFINITE State=UP",
+        f"PartitionName=poms Nodes={NODE_NAME} Default=YES MaxTime=INFINITE State=UP",
     ]
     conf = root / "slurm.conf"
     conf.write_text("\n".join(lines) + "\n")
@@ -119,6 +125,11 @@ class SlurmCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     @property
+    def node(self) -> str:
+        """The name Slurm knows the cluster's only node by (what squeue's ``%N`` shows)."""
+        return NODE_NAME
+
+    @property
     def jobcomp(self) -> Path:
         """The file Slurm appends one line to per finished job."""
         return self.root / "log" / "jobcomp.txt"
@@ -130,7 +141,8 @@ class SlurmCluster:
         """Start both daemons and wait until the node is idle."""
         self.start_controller(clean=clean)
         if "slurmd" not in self.pids:
-            self._daemon("slurmd", [_which("slurmd") or "slurmd", "-f", str(self.conf)])
+            slurmd = [_which("slurmd") or "slurmd", "-f", str(self.conf), "-N", NODE_NAME]
+            self._daemon("slurmd", slurmd)
         self.wait_ready(timeout)
 
     def start_controller(self, *, clean: bool) -> None:
