@@ -23,6 +23,13 @@ def _number(name: str, default: str, kind: type[int] | type[float]) -> int | flo
         raise ValueError(f"{name} must be {what}, not {raw!r}") from None
 
 
+def _positive(name: str, default: str) -> float:
+    value = float(_number(name, default, float))
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, not {value:g}")
+    return value
+
+
 def _names(name: str, default: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in _env(name, default).split(",") if n.strip())
     return names or (default,)
@@ -45,6 +52,7 @@ class Settings:
     poll_interval: float = 1.0
     launch_timeout: float = 600.0
     reservation_ttl: float = 7200.0  # unused "show commands" reservations fail after this
+    new_timeout: float = 3600.0  # other submissions still New after this become LaunchFailed
     experiment: str = "demo"
     launch_concurrency: int = 4
     local_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
@@ -56,6 +64,8 @@ class Settings:
     vault_server: str = ""
     managed_tokens_server: str = ""
     catalog: str = "local"
+    recovery_max_files: int = 5000  # a bigger automatic recovery waits as a held launch
+    launch_recoveries: bool = True
     sam_url: str = ""
     sam_timeout: float = 5.0
     sam_retries: int = 5
@@ -131,6 +141,7 @@ def load_settings(**overrides: object) -> Settings:
         "poll_interval": _number("POMS_POLL_INTERVAL", "1.0", float),
         "launch_timeout": _number("POMS_LAUNCH_TIMEOUT", "600", float),
         "reservation_ttl": _number("POMS_RESERVATION_TTL", "7200", float),
+        "new_timeout": _positive("POMS_NEW_TIMEOUT", "3600"),
         "experiment": _env("POMS_DEMO_EXPERIMENT", "demo"),
         "launch_concurrency": _number("POMS_LAUNCH_CONCURRENCY", "4", int),
         "local_hosts": _local_hosts(),
@@ -142,6 +153,8 @@ def load_settings(**overrides: object) -> Settings:
         "vault_server": _env("POMS_VAULT_SERVER", ""),
         "managed_tokens_server": _env("POMS_MANAGED_TOKENS_SERVER", ""),
         "catalog": _choice("POMS_CATALOG", "local", ("local", "samweb")),
+        "recovery_max_files": _number("POMS_RECOVERY_MAX_FILES", "5000", int),
+        "launch_recoveries": _choice("POMS_LAUNCH_RECOVERIES", "on", ("on", "off")) == "on",
         "sam_url": _env("POMS_SAM_URL", ""),
         "sam_timeout": _number("POMS_SAM_TIMEOUT", "5", float),
         "sam_retries": _number("POMS_SAM_RETRIES", "5", int),

@@ -9,13 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from poms_shared.db.campaigns import save_campaign
-from poms_shared.demo.load import load_samples
-from poms_shared.ini.parser import parse_ini
-from poms_shared.testing.db import DatabaseUnavailable, postgres_database
+from poms_shared.testing.db import DatabaseUnavailable
 from poms_shared.testing.http import call, wait_until
-from poms_shared.testing.rabbit import rabbit_vhost
-from poms_shared.testing.stack import DistributedStack
+from poms_shared.testing.stack import DistributedStack, campaign_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -65,23 +61,10 @@ file_pattern_1 = %
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[DistributedStack]:
     try:
-        db_cm = postgres_database()
-        db = db_cm.__enter__()
+        with campaign_stack(tmp_path_factory.mktemp("var"), CONTROLS_INI) as running:
+            yield running
     except DatabaseUnavailable as exc:
         pytest.skip(f"PostgreSQL unavailable: {exc}")
-    with rabbit_vhost() as amqp:
-        with db.transaction() as session:
-            load_samples(session)
-            save_campaign(
-                session, parse_ini(CONTROLS_INI), experiment="demo", actor="poms", role="production"
-            )
-        running = DistributedStack(db.url, amqp, tmp_path_factory.mktemp("var"))
-        running.start_all()
-        try:
-            yield running
-        finally:
-            running.stop_all()
-            db_cm.__exit__(None, None, None)
 
 
 def stage_ids(stack: DistributedStack, campaign: str) -> dict[str, int]:

@@ -99,3 +99,51 @@ def test_located_needs_the_completion_percentage_of_real_counts(evidence, locate
 def test_the_decision_explains_why_a_submission_is_not_located_yet():
     why = decide_located(_evidence(inputs=500, inputs_with_outputs=412)).why
     assert why == "412 of 500 input files have located outputs matching %.root, needs 90% (450)"
+
+
+@pytest.mark.parametrize(
+    ("counts", "ratio", "expected"),
+    [
+        (JobCounts(completed=3, failed=2), None, S.FAILED),  # None is the reference's 0.5
+        (JobCounts(completed=4, failed=2), None, S.COMPLETED),  # 2 × 2 > 4 is false
+        (JobCounts(completed=3, failed=2), 1.0, S.COMPLETED),
+        (JobCounts(completed=3, failed=4), 1.0, S.FAILED),
+        (JobCounts(completed=9, failed=1), 0.0, S.FAILED),  # any failure fails the batch
+        (JobCounts(completed=9), 0.0, S.COMPLETED),
+        (JobCounts(cancelled=3), 0.0, S.CANCELLED),
+        (JobCounts(completed=100, failed=29), 0.29, S.COMPLETED),  # 0.29 × 100 is a tie
+        (JobCounts(completed=100, failed=30), 0.29, S.FAILED),
+        (JobCounts(completed=1, failed=5, running=1), 0.0, S.RUNNING),  # not finished yet
+    ],
+)
+def test_the_stage_failed_ratio_decides_when_a_finished_batch_is_failed(counts, ratio, expected):
+    assert rollup_status(counts, ratio) == expected
+
+
+@pytest.mark.parametrize(
+    ("evidence", "located", "why_starts"),
+    [
+        (_evidence(located_after_hours=48, hours_completed=49), True, "located by time"),
+        (_evidence(located_after_hours=48, hours_completed=48), True, "located by time"),
+        (_evidence(located_after_hours=48, hours_completed=47.9), False, "0 of 3 outputs"),
+        (_evidence(located_after_hours=0, hours_completed=0), True, "located by time"),
+        (_evidence(hours_completed=1000), False, "0 of 3 outputs"),  # no limit: counts only
+        (_evidence(located_outputs=3, located_after_hours=48, hours_completed=1), True, "3 of 3"),
+    ],
+)
+def test_a_stage_time_limit_makes_a_completed_submission_located_and_says_so(
+    evidence, located, why_starts
+):
+    decision = decide_located(evidence)
+    assert decision.located is located
+    assert decision.why.startswith(why_starts)
+
+
+def test_the_why_says_when_the_time_limit_will_locate_it():
+    why = decide_located(_evidence(located_after_hours=24, hours_completed=5.04)).why
+    assert why.endswith("; or by time after 24 h Completed (5.0 h)")
+    by_time = decide_located(_evidence(located_after_hours=24, hours_completed=30)).why
+    assert by_time == (
+        "located by time: Completed for 30.0 h, the stage allows 24 h; "
+        "0 of 3 outputs located for jobs matching %.root, needs 90% (3)"
+    )

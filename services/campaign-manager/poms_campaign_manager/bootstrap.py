@@ -22,7 +22,7 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     """Subscriptions for commands and submission events, plus the outbox relay."""
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
-    registry = build_registry()
+    registry = build_registry(settings)
     for queue in (CAMPAIGN_MANAGER_COMMANDS, CAMPAIGN_MANAGER_EVENTS):
         handler = transactional(db, NAME, registry, queue.name, after_commit=relay.wake)
         service.subscriptions.append((queue, handler))

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 
+from poms_campaign_manager.adapters import recovery
 from poms_campaign_manager.adapters import repository as repo
 from poms_campaign_manager.domain.dependents import plan_dependent_launches
 from poms_campaign_manager.domain.launching import LaunchKind, LaunchOptions, decide_launch
+from poms_campaign_manager.domain.recovery import walk_recoveries
+from poms_shared.catalog.local_recovery import RECOVERY_TYPES, recovery_kind
 from poms_shared.contracts.messages import (
     CampaignCompleted,
     LaunchCampaign,
     LaunchStage,
     LaunchSubmission,
+    RecoverSubmission,
     SubmissionLocated,
 )
 from poms_shared.db.messaging import UnitOfWork
@@ -22,6 +27,7 @@ from poms_shared.db.tables import Submission
 from poms_shared.domain.dag import campaign_done, choose_leading_stage
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.runtime.service import HandlerRegistry
+from poms_shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork) -> None:
         param_overrides=tuple(cmd.param_overrides),
         commands_only=cmd.commands_only,
         actor=cmd.actor,
+        recovery_type=cmd.recovery_type,
     )
     launch_with_options(uow, stage, opts, request_id=cmd.request_id)
 
@@ -92,16 +99,128 @@ def launch_with_options(
     log.info("stage %s: submission %s allocated", stage.name, submission.submission_id)
 
 
-def on_submission_located(evt: SubmissionLocated, *, uow: UnitOfWork) -> None:
-    """Launch every dependent stage on the matching outputs; note when the campaign is done."""
+def on_submission_located(
+    evt: SubmissionLocated, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
+    """Launch the next recovery if one has files; otherwise the dependent stages.
+
+    Dependents always build on the original submission, never on a recovery child, and
+    are launched once per original submission.
+    """
+    settings = settings or Settings()
     submission = uow.session.get(Submission, evt.submission_id)
     if submission is None:
         raise LookupError(f"submission {evt.submission_id} does not exist")
-    # Dependents always build on the original submission, never on a recovery child.
+    original = recovery.lock_submission(
+        uow.session, submission.recovery_parent_id or submission.submission_id
+    )
+    if original is None:
+        raise LookupError(f"submission {submission.recovery_parent_id} does not exist")
+    if settings.launch_recoveries and _recover_next(
+        uow, original, submission, settings.recovery_max_files
+    ):
+        return
+    stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
+    if original.submission_params.get("dependents_launched"):
+        log.info("submission %s: dependents already launched", original.submission_id)
+    else:
+        original.submission_params = {**original.submission_params, "dependents_launched": True}
+        if _launch_dependents(uow, original, stage):
+            return
+    if stage.campaign_id is not None:
+        _maybe_campaign_done(uow, stage.campaign_id)
+
+
+def _recover_next(uow: UnitOfWork, original: Submission, current: Submission, cap: int) -> bool:
+    """Walk the job type's recovery list on from the original's position (§4.3)."""
+    stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
+    steps = recovery.recovery_steps(stage.job_type)
+
+    def files_for(index: int, step: recovery.RecoveryStep) -> list[str]:
+        examined = original if index == 0 else current
+        return recovery.files_to_recover(uow.session, examined, step.recovery_type)
+
+    result = walk_recoveries(steps, original.recovery_position or 0, files_for)
+    original.recovery_position = result.position
+    if result.launch is None:
+        return False
+    step = steps[result.launch]
+    too_many = cap > 0 and len(result.files) > cap
+    note = f"{len(result.files)} files exceed the recovery cap of {cap}: held" if too_many else ""
+    name = recovery.define_recovery_dataset(
+        uow.session, original, result.launch, result.files, step.recovery_type, note
+    )
+    opts = LaunchOptions(
+        launcher=original.launcher,
+        dataset=name,
+        test=bool(original.submission_params.get("test")),
+        parent_submission_id=original.submission_id,
+        param_overrides=step.param_overrides,
+        recovery_type=step.recovery_type,
+    )
+    if too_many:
+        held = repo.hold_launch(uow.session, stage, opts)
+        log.warning("submission %s: %s (held launch %s)", original.submission_id, note, held)
+        return True
+    log.info(
+        "submission %s: %s recovery of %d files",
+        original.submission_id,
+        step.recovery_type,
+        len(result.files),
+    )
+    launch_with_options(uow, stage, opts)
+    return True
+
+
+def recover_submission(
+    cmd: RecoverSubmission, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
+    """A person's recovery of one type; refused with a reason when there is nothing to do."""
+    settings = settings or Settings()
+
+    def refuse(reason: str) -> None:
+        repo.finish_request(uow.session, cmd.request_id, "failed", error=reason)
+
+    if not settings.launch_recoveries:
+        return refuse("Recovery submissions are currently disabled.")
+    if cmd.recovery_type.strip() not in (*RECOVERY_TYPES, "proj_status"):
+        return refuse(
+            f"unknown recovery type {cmd.recovery_type!r} (known: {', '.join(RECOVERY_TYPES)})"
+        )
+    submission = recovery.lock_submission(uow.session, cmd.submission_id)
+    if submission is None:
+        return refuse(f"submission {cmd.submission_id} does not exist")
+    status = SubmissionStatus(submission.status_id)
+    if status not in (SubmissionStatus.COMPLETED, SubmissionStatus.LOCATED):
+        return refuse(
+            f"submission {cmd.submission_id} is {status.label}; "
+            "only Completed or Located submissions can be recovered"
+        )
+    files = recovery.files_to_recover(uow.session, submission, cmd.recovery_type)
+    if not files:
+        return refuse("No recovery needed, launch skipped.")
     original = submission
     if submission.recovery_parent_id is not None:
         original = uow.session.get(Submission, submission.recovery_parent_id) or submission
+    kind = recovery_kind(cmd.recovery_type)
+    name = recovery.define_recovery_dataset(
+        uow.session, original, original.recovery_position or 0, files, kind, f"by {cmd.actor}"
+    )
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
+    opts = LaunchOptions(
+        launcher=original.launcher,
+        dataset=name,
+        test=bool(original.submission_params.get("test")),
+        parent_submission_id=original.submission_id,
+        actor=cmd.actor,
+        recovery_type=kind,
+    )
+    launch_with_options(uow, stage, opts, request_id=cmd.request_id)
+    return None
+
+
+def _launch_dependents(uow: UnitOfWork, original: Submission, stage: CampaignStage) -> bool:
+    """Launch every downstream stage on the matching outputs; False when there are none."""
     edges = repo.campaign_edges(uow.session, [stage.campaign_stage_id])
     plans = plan_dependent_launches(
         original.submission_id,
@@ -125,8 +244,7 @@ def on_submission_located(evt: SubmissionLocated, *, uow: UnitOfWork) -> None:
             parent_submission_id=original.submission_id,
         )
         launch_with_options(uow, target, opts)
-    if not plans and stage.campaign_id is not None:
-        _maybe_campaign_done(uow, stage.campaign_id)
+    return bool(plans)
 
 
 def _maybe_campaign_done(uow: UnitOfWork, campaign_id: int) -> None:
@@ -138,9 +256,11 @@ def _maybe_campaign_done(uow: UnitOfWork, campaign_id: int) -> None:
         log.info("campaign %s is done", campaign.name)
 
 
-def build_registry() -> HandlerRegistry:
+def build_registry(settings: Settings | None = None) -> HandlerRegistry:
+    settings = settings or Settings()
     registry = HandlerRegistry()
     registry.register(LaunchCampaign, launch_campaign)
     registry.register(LaunchStage, launch_stage)
-    registry.register(SubmissionLocated, on_submission_located)
+    registry.register(RecoverSubmission, partial(recover_submission, settings=settings))
+    registry.register(SubmissionLocated, partial(on_submission_located, settings=settings))
     return registry

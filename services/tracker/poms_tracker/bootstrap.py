@@ -17,9 +17,18 @@ from poms_shared.runtime.service import HandlerRegistry, Service, transactional
 from poms_shared.settings import Settings
 from poms_tracker import handlers
 from poms_tracker.adapters.repository import STATE_NAMES
+from poms_tracker.domain.launch_timeout import NewTimeouts
 
 log = logging.getLogger(__name__)
 NAME = "tracker"
+LAUNCH_MARGIN = 300.0  # seconds past the launcher's limit before a running launch is given up
+NEW_TIMEOUT_CHECK = 60.0  # seconds between looks for submissions stuck in New
+
+
+def new_timeouts(settings: Settings) -> NewTimeouts:
+    """``POMS_NEW_TIMEOUT`` seconds in New (default 3600); launches get their own limit."""
+    allowance = settings.launch_timeout + LAUNCH_MARGIN
+    return NewTimeouts(new_after=settings.new_timeout, launch_allowance=allowance)
 
 
 def batch_handler(
@@ -75,7 +84,8 @@ class BatchPoller:
 
 
 def build(settings: Settings, db: Database, bus: Bus) -> Service:
-    """Launch-outcome consumer, micro-batched job-event consumer, batch poller, sweep."""
+    """Launch-outcome consumer, micro-batched job-event consumer, batch poller, sweeps."""
+    limits = new_timeouts(settings)
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
     registry = handlers.build_registry()
@@ -89,11 +99,23 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     poller = BatchPoller(db, backends, relay.wake)
     service.loops.append(Loop("batch-poller", poller.run_once, settings.poll_interval))
     service.loops.append(Loop("completed-sweep", lambda: _sweep(db, relay.wake), 30.0))
+    service.loops.append(
+        Loop("new-timeout", lambda: _fail_stale_new(db, limits, relay.wake), NEW_TIMEOUT_CHECK)
+    )
     return service
 
 
 def _sweep(db: Database, after_commit: Callable[[], None]) -> bool:
+    """Completed submissions: outputs found late, or the stage's time limit reached."""
     with db.transaction() as session:
         handlers.sweep_completed(UnitOfWork(session))
     after_commit()
+    return False
+
+
+def _fail_stale_new(db: Database, limits: NewTimeouts, after_commit: Callable[[], None]) -> bool:
+    with db.transaction() as session:
+        failed = handlers.fail_stale_new(UnitOfWork(session), limits)
+    if failed:
+        after_commit()
     return False

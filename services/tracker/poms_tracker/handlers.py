@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -25,9 +27,12 @@ from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.metrics import JOB_EVENTS
 from poms_shared.runtime.service import HandlerRegistry
+from poms_tracker.adapters import files
 from poms_tracker.adapters import repository as repo
 from poms_tracker.domain.completion import decide_located
+from poms_tracker.domain.launch_timeout import NewSubmission, NewTimeouts, launch_failed_reason
 from poms_tracker.domain.rules import next_status, rollup_status
+from poms_tracker.metrics import LAUNCHES_TIMED_OUT, observe_job_events
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
 def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
     """Apply job observations and roll up every submission they touch."""
     events = list(events)
+    observe_job_events(events)
     touched = repo.apply_job_events(uow.session, events)
     JOB_EVENTS.labels("received").inc(len(events))
     for sid in sorted(touched):
@@ -89,14 +95,14 @@ def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
 
 
 def on_files_declared(evt: FilesDeclared, *, uow: UnitOfWork) -> None:
-    for sid in sorted(repo.declare_files(uow.session, evt)):
+    for sid in sorted(files.declare_files(uow.session, evt)):
         refresh(uow, _lock(uow, sid))
 
 
 def refresh(uow: UnitOfWork, submission: Submission) -> None:
     """Roll job counts up into the status, then check whether it is Located."""
     counts = repo.job_counts(uow.session, submission.submission_id)
-    proposed = rollup_status(counts)
+    proposed = rollup_status(counts, submission.stage.failed_ratio)
     if proposed is not None:
         transition(uow, submission, proposed, reason=f"jobs: {counts}")
     if SubmissionStatus(submission.status_id) == SubmissionStatus.COMPLETED:
@@ -153,6 +159,48 @@ def sweep_completed(uow: UnitOfWork) -> None:
     )
     for submission in rows:
         refresh(uow, submission)
+
+
+def fail_stale_new(uow: UnitOfWork, limits: NewTimeouts, now: datetime | None = None) -> int:
+    """Submissions New for too long become LaunchFailed (reference §2.7); returns how many."""
+    now = now or datetime.now(UTC)
+    rows = uow.session.scalars(
+        select(Submission)
+        .where(
+            Submission.status_id == int(SubmissionStatus.NEW),
+            Submission.created < now - timedelta(seconds=limits.new_after),
+        )
+        .with_for_update(of=Submission, skip_locked=True)
+    ).all()
+    failed = 0
+    for submission in rows:
+        reason = launch_failed_reason(_new_view(submission), now, limits)
+        if reason and transition(uow, submission, SubmissionStatus.LAUNCH_FAILED, reason=reason):
+            LAUNCHES_TIMED_OUT.inc()
+            failed += 1
+    return failed
+
+
+def _new_view(submission: Submission) -> NewSubmission:
+    params = submission.submission_params or {}
+    return NewSubmission(
+        created=submission.created,
+        commands_only=bool(params.get("commands_only")),
+        launch_started=_when(params.get("launch_started"), submission.created),
+        launch_finished="launch_finished" in params,
+        batch_id=submission.batch_id,
+    )
+
+
+def _when(value: Any, fallback: datetime) -> datetime | None:
+    """A timestamp the launcher wrote into the params (ISO text); unreadable: ``fallback``."""
+    if value is None:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value))
+    except ValueError:
+        return fallback
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _lock(uow: UnitOfWork, submission_id: int) -> Submission:

@@ -8,7 +8,16 @@ from flask import Flask
 
 from poms_shared.db.session import Database
 from poms_shared.settings import Settings
-from poms_web import api, control_api, login_setups_api, ops, pages, stages_api
+from poms_web import (
+    api,
+    control_api,
+    events_api,
+    login_setups_api,
+    ops,
+    pages,
+    recovery_api,
+    stages_api,
+)
 from poms_web.context import WebState
 from poms_web.errors import register_error_handlers
 
@@ -22,7 +31,9 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(api.bp)
     app.register_blueprint(stages_api.bp)
     app.register_blueprint(control_api.bp)
+    app.register_blueprint(events_api.bp)
     app.register_blueprint(login_setups_api.bp)
+    app.register_blueprint(recovery_api.bp)
     app.register_blueprint(pages.bp)
     register_error_handlers(app)
     return app

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from poms_shared.batch.local_events import INPUT_STATUSES
 from poms_shared.batch.local_runner import run_job
 from poms_shared.batch.local_spool import append_line, default_batch_dir, slots_from_env
 from poms_shared.batch.local_submit import submit_jobs
@@ -144,12 +145,46 @@ def declare_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def report_input_main(argv: list[str] | None = None) -> int:
+    """``poms-report-input``: record what became of input files (failed, skipped, …)."""
+    prog = "poms-report-input"
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Report input files of the running POMS local batch job."
+    )
+    parser.add_argument("--status", required=True, choices=INPUT_STATUSES)
+    parser.add_argument("names", nargs="+", metavar="NAME", help="input file name")
+    args = parser.parse_args(argv)
+    manifest = os.environ.get(MANIFEST_ENV, "").strip()
+    if not manifest:
+        return _fail(prog, "not running inside a POMS local batch job; report through the API")
+    experiment = os.environ.get("POMS4_EXPERIMENT") or os.environ.get("EXPERIMENT")
+    lines = b"".join(
+        (
+            json.dumps({"name": n, "input_status": args.status, "experiment": experiment}) + "\n"
+        ).encode()
+        for n in args.names
+    )
+    try:
+        append_line(Path(manifest), lines)
+    except OSError as exc:
+        print(f"{prog}: cannot write {manifest}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``submit``, ``job`` or ``declare`` (for ``python -m``)."""
+    """Dispatch ``submit``, ``job``, ``declare`` or ``report-input`` (for ``python -m``)."""
     args = sys.argv[1:] if argv is None else argv
-    commands = {"submit": submit_main, "job": job_main, "declare": declare_main}
+    commands = {
+        "submit": submit_main,
+        "job": job_main,
+        "declare": declare_main,
+        "report-input": report_input_main,
+    }
     if not args or args[0] not in commands:
-        return _fail("local_cli", "usage: python -m poms_shared.batch.local_cli submit|job|declare")
+        return _fail(
+            "local_cli", f"usage: python -m poms_shared.batch.local_cli {'|'.join(commands)}"
+        )
     return commands[args[0]](args[1:])
 
 

@@ -54,6 +54,10 @@ class DeclaredEntry:
     software_version: str | None = None
     metadata: dict[str, Scalar] = field(default_factory=dict)
     experiment: str | None = None
+    input_status: str | None = None  # set: a report on an input file, not an output
+
+
+INPUT_STATUSES = ("delivered", "consumed", "failed", "skipped")
 
 
 def is_terminal(state: str) -> bool:
@@ -160,6 +164,13 @@ def parse_declared(obj: dict[str, Any]) -> DeclaredEntry | None:
     name = _opt_str(obj.get("name"))
     if name is None:
         return None
+    status = obj.get("input_status")
+    if status is not None:
+        if status not in INPUT_STATUSES:
+            return None
+        return DeclaredEntry(
+            name=name, experiment=_opt_str(obj.get("experiment")), input_status=status
+        )
     raw_parents = obj.get("parents")
     parents = raw_parents if isinstance(raw_parents, list) else []
     metadata = obj.get("metadata")

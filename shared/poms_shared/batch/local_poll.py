@@ -21,7 +21,7 @@ from poms_shared.batch.local_events import (
 )
 from poms_shared.batch.local_procs import ProcRef, read_ref
 from poms_shared.batch.local_spool import JobDir, job_dir, list_job_dirs, read_job_json
-from poms_shared.contracts.messages import DeclaredFile, FilesDeclared, JobEvent
+from poms_shared.contracts.messages import DeclaredFile, FilesDeclared, InputReport, JobEvent
 
 SOURCE = "local-poller"
 BACKEND = "local"
@@ -185,7 +185,12 @@ class Poller:
                 experiment=experiment,
                 submission_id=cursor.submission_id,
                 batch_job_id=_batch_job_id(jd),
-                files=[declared_file(e) for e in entries],
+                files=[declared_file(e) for e in entries if e.input_status is None],
+                inputs=[
+                    InputReport(name=e.name, status=e.input_status)
+                    for e in entries
+                    if e.input_status is not None
+                ],
             )
             for experiment, entries in groups.items()
         ]

@@ -30,7 +30,11 @@ class QueueSpec:
 CAMPAIGN_MANAGER_COMMANDS = QueueSpec(
     "campaign-manager",
     "commands",
-    (routing_key("command", "LaunchCampaign"), routing_key("command", "LaunchStage")),
+    (
+        routing_key("command", "LaunchCampaign"),
+        routing_key("command", "LaunchStage"),
+        routing_key("command", "RecoverSubmission"),
+    ),
 )
 CAMPAIGN_MANAGER_EVENTS = QueueSpec(
     "campaign-manager",

@@ -54,6 +54,15 @@ class LaunchStage(Command):
     actor: str | None = None  # who asked, when launching as another user
 
 
+class RecoverSubmission(Command):
+    """A person asks for a recovery of one type for a Completed or Located submission."""
+
+    submission_id: int
+    recovery_type: str
+    actor: str
+    request_id: str | None = None
+
+
 class LaunchSubmission(Command):
     """Run the launch of an already allocated submission.
 
@@ -150,13 +159,23 @@ class DeclaredFile(BaseModel):
     metadata: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
+class InputReport(BaseModel):
+    """What became of one input file of a submission, as its job reports it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    status: Literal["delivered", "consumed", "failed", "skipped"]
+
+
 class FilesDeclared(Event):
-    """Output files declared by a job (through the API or the local backend)."""
+    """Output files declared by a job (through the API or the local backend), and what
+    became of its inputs. An output naming an input as parent marks that input consumed."""
 
     experiment: str
     submission_id: int | None = None
     batch_job_id: str | None = None
-    files: list[DeclaredFile]
+    files: list[DeclaredFile] = Field(default_factory=list)
+    inputs: list[InputReport] = Field(default_factory=list)
 
 
 class JobControlApplied(Event):
@@ -197,6 +216,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     for cls in (
         LaunchCampaign,
         LaunchStage,
+        RecoverSubmission,
         LaunchSubmission,
         JobControl,
         AbortLaunch,

@@ -172,6 +172,10 @@ class CampaignStage(_Owned, Base):
     campaign_stage_type: Mapped[str] = mapped_column(String(16), default="regular")
     output_ancestor_depth: Mapped[int] = mapped_column(Integer, default=1)
     default_clear_cronjob: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Failed when failed jobs > failed_ratio × completed jobs; None: the reference's 0.5
+    failed_ratio: Mapped[float | None] = mapped_column(Float, default=None)
+    # Located anyway this many hours after Completed; None: never by time alone
+    located_after_hours: Mapped[float | None] = mapped_column(Float, default=None)
     hold_experimenter_id: Mapped[int | None] = mapped_column(
         ForeignKey("experimenters.experimenter_id")
     )

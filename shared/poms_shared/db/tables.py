@@ -141,6 +141,9 @@ class SubmissionFile(Base):
     )
     file_id: Mapped[int] = mapped_column(ForeignKey("files.file_id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), default="delivered")
+    # the job that last reported on this input (a consumed file of a failed job is suspect)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.job_id"))
+    updated: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Dataset(Base):
@@ -174,6 +177,8 @@ class HeldLaunch(Base):
     param_overrides: Mapped[list[Any]] = mapped_column(default=list)
     launcher: Mapped[str] = mapped_column(String(128))
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    # set for a held recovery: parent_submission_id is then the submission it recovers
+    recovery_type: Mapped[str | None] = mapped_column(String(64))
 
 
 class Schedule(Base):

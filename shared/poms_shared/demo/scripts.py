@@ -8,6 +8,7 @@ files and declare them with their parents.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ def launch_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiment", default="demo")
     parser.add_argument("--dataset", default="")
     parser.add_argument("--tune", default="")
+    _fault_options(parser)
     parser.add_argument(
         "--backend",
         choices=sorted(SUBMIT_COMMANDS),
@@ -43,6 +45,9 @@ def launch_main(argv: list[str] | None = None) -> int:
         "--njobs",
         str(args.jobs),
     ]
+    for option in ("fail_on", "lose_on"):
+        if getattr(args, option):
+            job += [f"--{option.replace('_', '-')}", getattr(args, option)]
     inputs = os.environ.get("POMS_DATASET_FILE_LIST")
     if args.stage != "generate":
         if not inputs:
@@ -63,22 +68,43 @@ def job_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inputs")
     parser.add_argument("--per-job", type=int, default=2)
     parser.add_argument("--njobs", type=int, default=1)
+    _fault_options(parser)
     args = parser.parse_args(argv)
     proc = int(os.environ.get("PROCESS", "0"))
     cluster = os.environ.get("CLUSTER", "0")
     out_dir = Path(os.environ.get("POMS_VAR_DIR", "var")) / "demo-data" / args.stage
     out_dir.mkdir(parents=True, exist_ok=True)
     work = _work_items(args, proc, cluster)
+    failed: list[str] = []
     for name, parents in work:
         time.sleep(0.3)  # stand-in for real processing time
+        if any(_matches(p, args.fail_on) for p in parents):
+            failed += parents
+            print(f"processing {', '.join(parents)} failed")
+            continue
         path = out_dir / name
         path.write_text(f"{args.stage} output from {parents or 'nothing'}\n")
-        declare = ["poms-declare-file", name, "--location", str(path), "--version", args.version]
+        declare = ["poms-declare-file", name, "--version", args.version]
+        if not any(_matches(p, args.lose_on) for p in parents):
+            declare += ["--location", str(path)]  # otherwise: declared, never located
         for parent in parents:
             declare += ["--parent", parent]
         subprocess.run(declare, check=True, timeout=60)
         print(f"wrote and declared {name}")
+    if failed:
+        subprocess.run(["poms-report-input", "--status", "failed", *failed], check=True, timeout=60)
+        return 1
     return 0
+
+
+def _fault_options(parser: argparse.ArgumentParser) -> None:
+    """Failures on demand, to exercise recoveries: input name patterns (``*`` wildcards)."""
+    parser.add_argument("--fail-on", default="", help="inputs whose processing fails")
+    parser.add_argument("--lose-on", default="", help="inputs whose outputs are never located")
+
+
+def _matches(name: str, patterns: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, p.strip()) for p in patterns.split(",") if p.strip())
 
 
 def _work_items(args: argparse.Namespace, proc: int, cluster: str) -> list[tuple[str, list[str]]]:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SERVICE_NAMES = ("campaign-manager", "launcher", "tracker", "web")
@@ -106,3 +108,28 @@ class DistributedStack:
     def log(self, name: str) -> str:
         path = self.var_dir / "logs" / "services" / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def campaign_stack(var_dir: Path, *ini_texts: str) -> Iterator[DistributedStack]:
+    """The demo samples and the given campaigns in a fresh PostgreSQL database and
+    RabbitMQ vhost, served by the four services; ``DatabaseUnavailable`` if there is no
+    PostgreSQL."""
+    from poms_shared.db.campaigns import save_campaign
+    from poms_shared.demo.load import load_samples
+    from poms_shared.ini.parser import parse_ini
+    from poms_shared.testing.db import postgres_database
+    from poms_shared.testing.rabbit import rabbit_vhost
+
+    with postgres_database() as db, rabbit_vhost() as amqp:
+        with db.transaction() as session:
+            load_samples(session)
+            for text in ini_texts:
+                spec = parse_ini(text)
+                save_campaign(session, spec, experiment="demo", actor="poms", role="production")
+        running = DistributedStack(db.url, amqp, var_dir)
+        running.start_all()
+        try:
+            yield running
+        finally:
+            running.stop_all()

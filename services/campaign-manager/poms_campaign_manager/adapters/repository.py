@@ -70,8 +70,10 @@ def allocate_submission(session: Session, stage: CampaignStage, opts: LaunchOpti
     }
     if opts.test:
         params["test"] = 1
-    if opts.parent_submission_id is not None:
+    if opts.parent_submission_id is not None and opts.recovery_type is None:
         params["parent"] = opts.parent_submission_id
+    if opts.recovery_type is not None:
+        params["recovery_type"] = opts.recovery_type
     if opts.param_overrides:
         params["param_overrides"] = [list(p) for p in opts.param_overrides]
     if opts.commands_only:
@@ -91,6 +93,7 @@ def allocate_submission(session: Session, stage: CampaignStage, opts: LaunchOpti
         login_setup_snapshot_id=snapshot(
             session, "login_setup", stage.login_setup_id, row_to_dict(stage.login_setup)
         ),
+        recovery_parent_id=opts.parent_submission_id if opts.recovery_type else None,
     )
     session.add(submission)
     session.flush()
@@ -109,6 +112,7 @@ def hold_launch(session: Session, stage: CampaignStage, opts: LaunchOptions) -> 
         param_overrides=[list(p) for p in opts.param_overrides],
         launcher=opts.launcher,
         test=opts.test,
+        recovery_type=opts.recovery_type,
     )
     session.add(held)
     session.flush()

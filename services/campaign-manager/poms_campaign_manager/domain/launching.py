@@ -23,6 +23,7 @@ class LaunchOptions:
     param_overrides: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     commands_only: bool = False
     actor: str | None = None  # who asked, when launching as another user
+    recovery_type: str | None = None  # a recovery: parent_submission_id is what it recovers
 
 
 def decide_launch(

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from poms_shared.contracts.messages import FilesDeclared, JobEvent
+from poms_shared.contracts.messages import JobEvent
 from poms_shared.db.base import utcnow
 from poms_shared.db.models import CampaignDependency
-from poms_shared.db.tables import File, FileParent, Job, Submission, SubmissionFile
+from poms_shared.db.tables import (
+    File,
+    FileParent,
+    Job,
+    Submission,
+    SubmissionFile,
+    SubmissionHistory,
+)
 from poms_shared.domain.patterns import matches_any, split_patterns
-from poms_shared.domain.statuses import JobState
+from poms_shared.domain.statuses import JobState, SubmissionStatus
 from poms_tracker.domain.completion import LocatedEvidence
 from poms_tracker.domain.rules import JobCounts, JobView, accept_job_event
 
@@ -71,54 +79,6 @@ def _update_job(job: Job, event: JobEvent, state: JobState) -> None:
         job.exit_code = event.exit_code
 
 
-def declare_files(session: Session, evt: FilesDeclared) -> set[int]:
-    """Record declared outputs with their parents; returns the producing submissions."""
-    job = None
-    if evt.batch_job_id:
-        job = session.scalar(select(Job).where(Job.batch_job_id == evt.batch_job_id))
-    sid = evt.submission_id or (job.submission_id if job else None)
-    names = {f.name for f in evt.files} | {p for f in evt.files for p in f.parents}
-    known = {
-        f.name: f
-        for f in session.scalars(
-            select(File).where(File.experiment == evt.experiment, File.name.in_(names))
-        )
-    }
-    for declared in evt.files:
-        row = known.get(declared.name) or File(experiment=evt.experiment, name=declared.name)
-        row.location = declared.location or row.location
-        row.size = declared.size if declared.size is not None else row.size
-        row.software_version = declared.software_version or row.software_version
-        row.file_metadata = {**(row.file_metadata or {}), **declared.metadata}
-        row.producing_submission_id = sid or row.producing_submission_id
-        row.producing_job_id = job.job_id if job else row.producing_job_id
-        session.add(row)
-        known[declared.name] = row
-    session.flush()
-    _link_parents(session, evt, known)
-    return {sid} if sid else set()
-
-
-def _link_parents(session: Session, evt: FilesDeclared, known: dict[str, File]) -> None:
-    for declared in evt.files:
-        child = known[declared.name]
-        have = set(
-            session.scalars(
-                select(FileParent.parent_file_id).where(FileParent.file_id == child.file_id)
-            )
-        )
-        for parent_name in declared.parents:
-            parent = known.get(parent_name)
-            if parent is None:  # an input the catalog never saw: record it, unlocated
-                parent = File(experiment=evt.experiment, name=parent_name)
-                session.add(parent)
-                session.flush()
-                known[parent_name] = parent
-            if parent.file_id not in have:
-                session.add(FileParent(file_id=child.file_id, parent_file_id=parent.file_id))
-                have.add(parent.file_id)
-
-
 def job_counts(session: Session, submission_id: int) -> JobCounts:
     states = session.scalars(select(Job.state).where(Job.submission_id == submission_id))
     return JobCounts.of([JobState(s) for s in states])
@@ -136,9 +96,28 @@ def output_patterns(session: Session, submission: Submission) -> str:
     return ",".join(split_patterns(submission.stage.job_type.output_file_patterns))
 
 
-def located_evidence(session: Session, submission: Submission, jobs: int) -> LocatedEvidence:
+def hours_completed(session: Session, submission: Submission, now: datetime) -> float:
+    """Hours since the submission last became Completed (0 if the history does not say)."""
+    since = session.scalar(
+        select(func.max(SubmissionHistory.created)).where(
+            SubmissionHistory.submission_id == submission.submission_id,
+            SubmissionHistory.status_id == int(SubmissionStatus.COMPLETED),
+        )
+    )
+    if since is None:
+        return 0.0
+    if since.tzinfo is None:  # an aggregate bypasses the column type's UTC conversion
+        since = since.replace(tzinfo=UTC)
+    return max(0.0, (now - since).total_seconds() / 3600)
+
+
+def located_evidence(
+    session: Session, submission: Submission, jobs: int, now: datetime | None = None
+) -> LocatedEvidence:
     """Count inputs with located children and located outputs matching the patterns."""
     stage = submission.stage
+    limit = stage.located_after_hours
+    waited = hours_completed(session, submission, now or utcnow()) if limit is not None else None
     patterns = output_patterns(session, submission)
     pats = split_patterns(patterns)
     outputs = [
@@ -182,4 +161,6 @@ def located_evidence(session: Session, submission: Submission, jobs: int) -> Loc
         patterns=patterns,
         forced=bool(submission.submission_params.get("force_located")),
         stage_type=stage.campaign_stage_type,
+        located_after_hours=limit,
+        hours_completed=waited,
     )

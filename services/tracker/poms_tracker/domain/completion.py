@@ -20,6 +20,8 @@ class LocatedEvidence:
     patterns: str
     forced: bool = False
     stage_type: str = "regular"
+    located_after_hours: float | None = None  # the stage's time limit; None: counts only
+    hours_completed: float | None = None  # how long the submission has been Completed
 
 
 @dataclass(frozen=True)
@@ -43,4 +45,10 @@ def decide_located(ev: LocatedEvidence) -> LocatedDecision:
     needed = math.ceil(base * ev.completion_pct / 100.0 - 1e-9)
     enough = have >= needed and (needed > 0 or ev.is_recovery)
     why = f"{have} of {base} {what} matching {ev.patterns}, needs {ev.completion_pct:g}% ({needed})"
-    return LocatedDecision(enough, why)
+    if enough or ev.located_after_hours is None:
+        return LocatedDecision(enough, why)
+    limit, waited = ev.located_after_hours, ev.hours_completed or 0.0
+    if waited >= limit:
+        by_time = f"located by time: Completed for {waited:.1f} h, the stage allows {limit:g} h"
+        return LocatedDecision(True, f"{by_time}; {why}")
+    return LocatedDecision(False, f"{why}; or by time after {limit:g} h Completed ({waited:.1f} h)")

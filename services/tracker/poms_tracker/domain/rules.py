@@ -62,16 +62,23 @@ class JobCounts:
         )
 
 
-def rollup_status(counts: JobCounts, failed_ratio: float = 0.5) -> SubmissionStatus | None:
+DEFAULT_FAILED_RATIO = 0.5  # the reference rule: failed × 2 > completed
+
+
+def rollup_status(
+    counts: JobCounts, failed_ratio: float | None = DEFAULT_FAILED_RATIO
+) -> SubmissionStatus | None:
     """Submission status implied by its jobs; first matching rule wins.
 
-    ``failed_ratio``: the batch is Failed when failed > ratio × completed (the reference
-    rule is failed × 2 > completed, i.e. 0.5).
+    ``failed_ratio`` (the stage's; None means the reference's 0.5): the finished batch is
+    Failed when failed > ratio × completed.
     """
     if counts.total == 0:
         return None
+    ratio = DEFAULT_FAILED_RATIO if failed_ratio is None else failed_ratio
     if counts.done:
-        if counts.failed > failed_ratio * counts.completed:
+        # The tolerance keeps float rounding (0.29 × 100 = 28.999…) from deciding a tie.
+        if counts.failed > ratio * counts.completed + 1e-9:
             return SubmissionStatus.FAILED
         if counts.cancelled > 1 and counts.completed + counts.failed == 0:
             return SubmissionStatus.CANCELLED

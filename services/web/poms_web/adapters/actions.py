@@ -130,6 +130,7 @@ def replay_held(uow: UnitOfWork, stage_id: int | None = None) -> list[int]:
                 test=held.test,
                 parent_submission_id=held.parent_submission_id,
                 param_overrides=[tuple(p) for p in held.param_overrides or []],
+                recovery_type=held.recovery_type,
             )
         )
         replayed.append(held.held_launch_id)

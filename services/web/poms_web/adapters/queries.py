@@ -8,16 +8,18 @@ from typing import Any
 
 from croniter import croniter
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from poms_shared.db.campaigns import CampaignNotFound, load_campaign_spec
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage
 from poms_shared.db.tables import (
     File,
+    FileParent,
     HeldLaunch,
     Job,
     Schedule,
     Submission,
+    SubmissionFile,
     SubmissionHistory,
 )
 from poms_shared.domain.dag import Edge, campaign_done, leading_stages
@@ -242,3 +244,44 @@ def submissions_in_scope(
     if stage_ids is not None:
         query = query.where(Submission.campaign_stage_id.in_(stage_ids))
     return list(session.scalars(query))
+
+
+def submission_files(session: Session, submission_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The submission's inputs (status, reporting job) and outputs (location, parents)."""
+    if session.get(Submission, submission_id) is None:
+        raise NotFound(f"submission {submission_id} does not exist")
+    inputs = session.execute(
+        select(File.name, SubmissionFile.status, SubmissionFile.updated, Job.batch_job_id)
+        .join(File, File.file_id == SubmissionFile.file_id)
+        .outerjoin(Job, Job.job_id == SubmissionFile.job_id)
+        .where(SubmissionFile.submission_id == submission_id)
+        .order_by(File.name)
+    )
+    parent = aliased(File)
+    links = session.execute(
+        select(FileParent.file_id, parent.name)
+        .join(parent, parent.file_id == FileParent.parent_file_id)
+        .join(File, File.file_id == FileParent.file_id)
+        .where(File.producing_submission_id == submission_id)
+    )
+    parents: dict[int, list[str]] = {}
+    for child, name in links:
+        parents.setdefault(child, []).append(name)
+    outputs = session.scalars(
+        select(File).where(File.producing_submission_id == submission_id).order_by(File.name)
+    )
+    return {
+        "inputs": [
+            {"name": name, "status": status, "job": job, "updated": when and when.isoformat()}
+            for name, status, when, job in inputs
+        ],
+        "outputs": [
+            {
+                "name": f.name,
+                "location": f.location,
+                "located": f.location is not None,
+                "parents": sorted(parents.get(f.file_id, [])),
+            }
+            for f in outputs
+        ],
+    }
