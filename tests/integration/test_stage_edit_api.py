@@ -86,6 +86,8 @@ def test_changing_the_split_type_starts_its_position_over(client):
         ({"merge_overrides": "yes"}, "merge_overrides: must be true or false"),
         ({"login_setup": "nowhere"}, "no login setup named 'nowhere' in experiment demo"),
         ({"colour": "red"}, "unknown stage field(s): colour"),
+        ({"failed_ratio": -1}, "failed_ratio: must be a number of at least 0"),
+        ({"located_after_hours": "soon"}, "located_after_hours: must be a number"),
     ],
 )
 def test_bad_fields_are_refused_by_name_and_nothing_changes(client, body, message):
@@ -122,3 +124,14 @@ def test_unknown_stages_and_non_object_bodies_are_refused(client):
     assert patch(client, 999999, {"dataset": "x"}).status_code == 404
     stage_id = first_stage(client)["stage_id"]
     assert patch(client, stage_id, ["dataset", "x"]).status_code == 400
+
+
+def test_the_failed_rule_and_the_located_timeout_are_stage_settings(client):
+    stage_id = first_stage(client)["stage_id"]
+    response = patch(client, stage_id, {"failed_ratio": 0.1, "located_after_hours": 48})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["changed"] == ["failed_ratio", "located_after_hours"]
+    info = client.get(f"/api/v1/stages/{stage_id}").get_json()
+    assert info["failed_ratio"] == 0.1 and info["located_after_hours"] == 48.0
+    patch(client, stage_id, {"failed_ratio": None})
+    assert client.get(f"/api/v1/stages/{stage_id}").get_json()["failed_ratio"] is None

@@ -206,6 +206,8 @@ def stage_info(session: Session, stage: CampaignStage) -> dict[str, Any]:
         "held": stage.hold_experimenter_id is not None,
         "param_overrides": stage.param_overrides,
         "test_param_overrides": stage.test_param_overrides,
+        "failed_ratio": stage.failed_ratio,
+        "located_after_hours": stage.located_after_hours,
         "schedule": schedule_info(stage.campaign_stage_id, schedule),
     }
 

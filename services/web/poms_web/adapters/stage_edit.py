@@ -86,6 +86,16 @@ def _pairs(value: Any) -> list[list[str]]:
     return pairs
 
 
+def _optional_nonnegative(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise ValueError(f"must be a number of at least 0, or null, got {value!r}")
+    if value < 0:
+        raise ValueError(f"must be a number of at least 0, or null, got {value!r}")
+    return float(value)
+
+
 def _optional_pairs(value: Any) -> list[list[str]] | None:
     return None if value is None else _pairs(value)
 
@@ -105,6 +115,10 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "default_clear_cronjob": ("default_clear_cronjob", _flag),
     "stage_type": ("campaign_stage_type", _choice(STAGE_TYPES)),
     "output_ancestor_depth": ("output_ancestor_depth", _depth),
+    # Failed when failed jobs > failed_ratio × completed jobs (null: 0.5)
+    "failed_ratio": ("failed_ratio", _optional_nonnegative),
+    # Located anyway this long after Completed (null: never by time)
+    "located_after_hours": ("located_after_hours", _optional_nonnegative),
 }
 TEMPLATES = ("login_setup", "job_type")
 
