@@ -23,6 +23,10 @@ from poms_tracker.domain.rules import (
         (JobView(JobState.RUNNING, 2), JobState.RUNNING, 2, False),  # duplicate
         (JobView(JobState.COMPLETED, 3), JobState.RUNNING, 9, False),  # finished is final
         (JobView(JobState.RUNNING, 2), JobState.HELD, 3, True),
+        # an ending from a source that numbers lower (a poller after a job log) still ends it
+        (JobView(JobState.RUNNING, 17_000_000_001), JobState.COMPLETED, 3, True),
+        (JobView(JobState.RUNNING, 17_000_000_001), JobState.FAILED, 3, True),
+        (JobView(JobState.FAILED, 3), JobState.COMPLETED, 17_000_000_005, False),
     ],
 )
 def test_job_events_never_move_a_job_backwards(current, state, seq, accepted):

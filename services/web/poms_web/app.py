@@ -10,6 +10,7 @@ from poms_shared.db.session import Database
 from poms_shared.settings import Settings
 from poms_web import (
     api,
+    condor_log_api,
     control_api,
     events_api,
     login_setups_api,
@@ -32,6 +33,7 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(stages_api.bp)
     app.register_blueprint(control_api.bp)
     app.register_blueprint(events_api.bp)
+    app.register_blueprint(condor_log_api.bp)
     app.register_blueprint(login_setups_api.bp)
     app.register_blueprint(recovery_api.bp)
     app.register_blueprint(pages.bp)

@@ -16,12 +16,17 @@ class JobView:
 
 
 def accept_job_event(current: JobView | None, state: JobState, seq: int) -> bool:
-    """Apply an observation only if it is newer and the job has not already finished."""
+    """Apply an observation only if the job has not finished and it is newer, or final.
+
+    A final state is accepted whatever its ``seq``: sources number their observations
+    differently (a poller counts from 1, a job log stamps times), and an ending is never a
+    step backwards. Once a job has ended nothing moves it again.
+    """
     if current is None:
         return True
     if current.state.is_terminal:
         return False
-    return seq > current.seq
+    return seq > current.seq or state.is_terminal
 
 
 @dataclass(frozen=True)
