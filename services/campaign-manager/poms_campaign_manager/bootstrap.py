@@ -35,7 +35,8 @@ def tick(db: Database, settings: Settings, wake: Callable[[], None]) -> bool:
     now = clock.utcnow()
     with db.transaction() as session:
         uow = UnitOfWork(session)
-        fired = clock.fire_due_schedules(uow, now, handlers.launch_with_options)
+        launch = partial(handlers.launch_with_options, settings=settings)
+        fired = clock.fire_due_schedules(uow, now, launch)
         clock.expire_reservations(uow, now, settings.reservation_ttl)
     if fired or uow.emitted:
         wake()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from functools import partial
 
 from poms_campaign_manager.adapters import recovery
 from poms_campaign_manager.adapters import repository as repo
 from poms_campaign_manager.domain.dependents import plan_dependent_launches
 from poms_campaign_manager.domain.launching import LaunchKind, LaunchOptions, decide_launch
 from poms_campaign_manager.domain.recovery import walk_recoveries
+from poms_shared.catalog.factory import make_catalog
 from poms_shared.catalog.local_recovery import RECOVERY_TYPES, recovery_kind
 from poms_shared.contracts.messages import (
     CampaignCompleted,
@@ -32,17 +32,20 @@ from poms_shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def launch_campaign(cmd: LaunchCampaign, *, uow: UnitOfWork) -> None:
+def launch_campaign(
+    cmd: LaunchCampaign, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
     """Launch the campaign's unique leading stage."""
     campaign = repo.get_campaign(uow.session, cmd.campaign_id)
     stages = {s.campaign_stage_id: s.name for s in campaign.stages}
     edges = repo.campaign_edges(uow.session, [*stages])
     leader = choose_leading_stage(campaign.name, stages, edges)
     stage = repo.get_stage(uow.session, leader, lock=True)
-    launch_with_options(uow, stage, LaunchOptions(launcher=cmd.launcher, test=cmd.test))
+    opts = LaunchOptions(launcher=cmd.launcher, test=cmd.test)
+    launch_with_options(uow, stage, opts, settings=settings)
 
 
-def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork) -> None:
+def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork, settings: Settings | None = None) -> None:
     """Launch one stage; a waiting caller learns the outcome through its launch request."""
     try:
         stage = repo.get_stage(uow.session, cmd.stage_id, lock=True)
@@ -59,11 +62,15 @@ def launch_stage(cmd: LaunchStage, *, uow: UnitOfWork) -> None:
         actor=cmd.actor,
         recovery_type=cmd.recovery_type,
     )
-    launch_with_options(uow, stage, opts, request_id=cmd.request_id)
+    launch_with_options(uow, stage, opts, request_id=cmd.request_id, settings=settings)
 
 
 def launch_with_options(
-    uow: UnitOfWork, stage: CampaignStage, opts: LaunchOptions, request_id: str | None = None
+    uow: UnitOfWork,
+    stage: CampaignStage,
+    opts: LaunchOptions,
+    request_id: str | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Hold, park for approval, or allocate and hand to the launcher."""
     kind = decide_launch(
@@ -78,7 +85,8 @@ def launch_with_options(
         log.info("stage %s: launch held (%s)", stage.name, held.held_launch_id)
         return
     try:
-        dataset = repo.choose_dataset(uow.session, stage, opts)
+        catalog = make_catalog(settings or Settings(), uow.session, experiment=stage.experiment)
+        dataset = repo.choose_dataset(uow.session, stage, opts, catalog)
     except repo.LaunchRefused as exc:
         repo.finish_request(uow.session, request_id, "failed", error=str(exc))
         log.warning("stage %s: launch refused: %s", stage.name, exc)
@@ -116,22 +124,22 @@ def on_submission_located(
     )
     if original is None:
         raise LookupError(f"submission {submission.recovery_parent_id} does not exist")
-    if settings.launch_recoveries and _recover_next(
-        uow, original, submission, settings.recovery_max_files
-    ):
+    if settings.launch_recoveries and _recover_next(uow, original, submission, settings):
         return
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
     if original.submission_params.get("dependents_launched"):
         log.info("submission %s: dependents already launched", original.submission_id)
     else:
         original.submission_params = {**original.submission_params, "dependents_launched": True}
-        if _launch_dependents(uow, original, stage):
+        if _launch_dependents(uow, original, stage, settings):
             return
     if stage.campaign_id is not None:
         _maybe_campaign_done(uow, stage.campaign_id)
 
 
-def _recover_next(uow: UnitOfWork, original: Submission, current: Submission, cap: int) -> bool:
+def _recover_next(
+    uow: UnitOfWork, original: Submission, current: Submission, settings: Settings
+) -> bool:
     """Walk the job type's recovery list on from the original's position (§4.3)."""
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
     steps = recovery.recovery_steps(stage.job_type)
@@ -145,6 +153,7 @@ def _recover_next(uow: UnitOfWork, original: Submission, current: Submission, ca
     if result.launch is None:
         return False
     step = steps[result.launch]
+    cap = settings.recovery_max_files
     too_many = cap > 0 and len(result.files) > cap
     note = f"{len(result.files)} files exceed the recovery cap of {cap}: held" if too_many else ""
     name = recovery.define_recovery_dataset(
@@ -168,7 +177,7 @@ def _recover_next(uow: UnitOfWork, original: Submission, current: Submission, ca
         step.recovery_type,
         len(result.files),
     )
-    launch_with_options(uow, stage, opts)
+    launch_with_options(uow, stage, opts, settings=settings)
     return True
 
 
@@ -215,11 +224,13 @@ def recover_submission(
         actor=cmd.actor,
         recovery_type=kind,
     )
-    launch_with_options(uow, stage, opts, request_id=cmd.request_id)
+    launch_with_options(uow, stage, opts, request_id=cmd.request_id, settings=settings)
     return None
 
 
-def _launch_dependents(uow: UnitOfWork, original: Submission, stage: CampaignStage) -> bool:
+def _launch_dependents(
+    uow: UnitOfWork, original: Submission, stage: CampaignStage, settings: Settings
+) -> bool:
     """Launch every downstream stage on the matching outputs; False when there are none."""
     edges = repo.campaign_edges(uow.session, [stage.campaign_stage_id])
     plans = plan_dependent_launches(
@@ -243,7 +254,7 @@ def _launch_dependents(uow: UnitOfWork, original: Submission, stage: CampaignSta
             test=test,
             parent_submission_id=original.submission_id,
         )
-        launch_with_options(uow, target, opts)
+        launch_with_options(uow, target, opts, settings=settings)
     return bool(plans)
 
 
@@ -257,10 +268,9 @@ def _maybe_campaign_done(uow: UnitOfWork, campaign_id: int) -> None:
 
 
 def build_registry(settings: Settings | None = None) -> HandlerRegistry:
-    settings = settings or Settings()
-    registry = HandlerRegistry()
+    registry = HandlerRegistry(deps={"settings": settings or Settings()})
     registry.register(LaunchCampaign, launch_campaign)
     registry.register(LaunchStage, launch_stage)
-    registry.register(RecoverSubmission, partial(recover_submission, settings=settings))
-    registry.register(SubmissionLocated, partial(on_submission_located, settings=settings))
+    registry.register(RecoverSubmission, recover_submission)
+    registry.register(SubmissionLocated, on_submission_located)
     return registry

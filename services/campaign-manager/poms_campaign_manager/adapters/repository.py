@@ -12,6 +12,7 @@ from poms_campaign_manager.domain.launching import LaunchOptions
 from poms_campaign_manager.domain.splits import SplitContext, SplitError, realise
 from poms_campaign_manager.domain.splits import decide_launch as decide_split
 from poms_shared.catalog.local import LocalCatalog
+from poms_shared.catalog.port import Catalog, CatalogError
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
 from poms_shared.db.snapshots import row_to_dict, snapshot
 from poms_shared.db.submissions import record_status
@@ -233,7 +234,9 @@ class LaunchRefused(ValueError):
     """A launch that cannot go ahead (no more splits, a bad split type)."""
 
 
-def choose_dataset(session: Session, stage: CampaignStage, opts: LaunchOptions) -> str | None:
+def choose_dataset(
+    session: Session, stage: CampaignStage, opts: LaunchOptions, catalog: Catalog | None = None
+) -> str | None:
     """The dataset for this launch: the override, else the stage's split slice.
 
     The new split position is written on the stage in the caller's transaction, so it
@@ -241,7 +244,7 @@ def choose_dataset(session: Session, stage: CampaignStage, opts: LaunchOptions) 
     """
     if opts.dataset is not None:
         return opts.dataset
-    catalog = LocalCatalog(session)
+    catalog = catalog or LocalCatalog(session)
     ctx = SplitContext(
         experiment=stage.experiment,
         dataset=stage.dataset or "",
@@ -257,6 +260,8 @@ def choose_dataset(session: Session, stage: CampaignStage, opts: LaunchOptions) 
         )
     except SplitError as exc:
         raise LaunchRefused(str(exc)) from exc
+    except CatalogError as exc:  # the catalog service failed: refuse, nothing is launched
+        raise LaunchRefused(f"data catalog: {exc}") from exc
     if decision.exhausted:
         if decision.clear_schedule:
             session.execute(
