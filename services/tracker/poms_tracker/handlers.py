@@ -80,6 +80,20 @@ def on_set_status(cmd: SetSubmissionStatus, *, uow: UnitOfWork) -> None:
 
 
 def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
+    """A report naming a submission that does not exist is refused whole (dead-lettered
+    with the reason), as ``POST /api/v1/job-events`` refuses it with a 400."""
+    wanted = {e.submission_id for e in evt.events}
+    known = set(
+        uow.session.scalars(
+            select(Submission.submission_id).where(Submission.submission_id.in_(wanted))
+        )
+    )
+    if unknown := sorted(wanted - known):
+        if len(unknown) == 1:
+            what = f"submission {unknown[0]} does not exist"
+        else:
+            what = f"submissions {', '.join(map(str, unknown))} do not exist"
+        raise LookupError(f"{what}; the job events report is refused")
     ingest_job_events(uow, evt.events)
 
 

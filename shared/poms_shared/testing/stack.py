@@ -77,6 +77,12 @@ class DistributedStack:
             proc.kill()
             return proc.wait(timeout=5)
 
+    def kill(self, name: str, timeout: float = 10) -> int:
+        """SIGKILL one service, as a crash would end it (no shutdown code runs), and reap it."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        return proc.wait(timeout=timeout)
+
     def start_all(self) -> None:
         for name in SERVICE_NAMES:
             self.start(name)
