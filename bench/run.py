@@ -10,6 +10,17 @@ Figures:
   = value / baseline (target at most 1.2).
 - ``launch_burst_max_consume_gap_s``: the longest a no-op JobControl, published every 0.1 s
   during the burst, waited to be handled by the launcher.
+- ``tracker_ingest``: job events/s through ``poms-tracker`` over RabbitMQ and PostgreSQL
+  (``POMS_BENCH_INGEST_EVENTS``, default 200 000, in messages of 100); ``baseline`` = a bare
+  pika consumer writing the same job rows with COPY, same run, same messages; ``ratio`` =
+  value / baseline (target at least 0.8). ``tracker_ingest_events``: the event count.
+- ``located_to_dependent_launch_p95``: seconds from the locating event (declared output of
+  a Completed submission, through the REST API) to the dependent stage's submission being
+  created and queued for launch, four service processes; also p50 and the count (target
+  under 1 s).
+
+``bench/run.py NAME ...`` runs only the benchmarks that print those names, and replaces only
+their lines in bench/results.jsonl.
 """
 
 from __future__ import annotations
@@ -21,10 +32,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dependent_launch import dependent_launch
 from launch_burst import launch_burst
+from tracker_ingest import tracker_ingest
 
 from poms_shared.demo import DEMO_CAMPAIGN
 from poms_shared.demo.load import load_samples
@@ -94,13 +108,17 @@ def emit(name: str, value: float, unit: str, **extra: Any) -> dict[str, Any]:
     return record
 
 
-def main() -> int:
-    records = [
-        emit("demo_campaign_wall_s", distributed_wall(), "s", mode="distributed"),
-        emit("demo_campaign_wall_s_embedded", embedded_wall(), "s", mode="embedded"),
-    ]
+def demo_campaign() -> list[dict[str, Any]]:
+    return [emit("demo_campaign_wall_s", distributed_wall(), "s", mode="distributed")]
+
+
+def demo_campaign_embedded() -> list[dict[str, Any]]:
+    return [emit("demo_campaign_wall_s_embedded", embedded_wall(), "s", mode="embedded")]
+
+
+def burst() -> list[dict[str, Any]]:
     burst = launch_burst()
-    records += [
+    return [
         emit(
             "launch_burst",
             burst["wall"],
@@ -111,8 +129,74 @@ def main() -> int:
         ),
         emit("launch_burst_max_consume_gap_s", burst["max_gap"], "s", probes=burst["probes"]),
     ]
-    RESULTS.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def ingest() -> list[dict[str, Any]]:
+    got = tracker_ingest()
+    return [
+        emit(
+            "tracker_ingest",
+            got["value"],
+            "events/s",
+            baseline=round(got["baseline"], 3),
+            ratio=round(got["value"] / got["baseline"], 3),
+            publish_s=round(got["publish_s"], 3),
+            baseline_publish_s=round(got["baseline_publish_s"], 3),
+            complete=got["complete"],
+        ),
+        emit("tracker_ingest_events", got["events"], "events"),
+    ]
+
+
+def dependents() -> list[dict[str, Any]]:
+    got = dependent_launch()
+    return [
+        emit(
+            "located_to_dependent_launch_p95",
+            got["p95"],
+            "s",
+            p50=round(got["p50"], 3),
+            max=round(got["max"], 3),
+            count=got["count"],
+            interval_s=got["interval"],
+        )
+    ]
+
+
+# Each benchmark with the names of the figures it prints, in the order they run.
+BENCHMARKS: list[tuple[tuple[str, ...], Callable[[], list[dict[str, Any]]]]] = [
+    (("demo_campaign_wall_s",), demo_campaign),
+    (("demo_campaign_wall_s_embedded",), demo_campaign_embedded),
+    (("launch_burst", "launch_burst_max_consume_gap_s"), burst),
+    (("tracker_ingest", "tracker_ingest_events"), ingest),
+    (("located_to_dependent_launch_p95",), dependents),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    wanted = set(sys.argv[1:] if argv is None else argv)
+    known = {name for names, _ in BENCHMARKS for name in names}
+    if unknown := wanted - known:
+        print(
+            f"unknown: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
+        return 2
+    records: list[dict[str, Any]] = []
+    for names, run in BENCHMARKS:
+        if not wanted or wanted & set(names):
+            records += run()
+    write_results(records, partial=bool(wanted))
     return 0
+
+
+def write_results(records: list[dict[str, Any]], partial: bool) -> None:
+    """A full run replaces the file; a selective one replaces only the figures it measured."""
+    if partial and RESULTS.exists():
+        fresh = {r["name"] for r in records}
+        kept = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+        records = [r for r in kept if r.get("name") not in fresh] + records
+    RESULTS.write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 if __name__ == "__main__":
