@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+import os
+from collections.abc import Callable, Mapping
 
 from poms_shared.batch.backends import make_backend
 from poms_shared.batch.port import BatchBackend, BatchError
@@ -17,18 +19,44 @@ from poms_shared.runtime.service import HandlerRegistry, Service, transactional
 from poms_shared.settings import Settings
 from poms_tracker import handlers
 from poms_tracker.adapters.repository import STATE_NAMES
+from poms_tracker.domain.drift import Grace
 from poms_tracker.domain.launch_timeout import NewTimeouts
+from poms_tracker.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 NAME = "tracker"
 LAUNCH_MARGIN = 300.0  # seconds past the launcher's limit before a running launch is given up
 NEW_TIMEOUT_CHECK = 60.0  # seconds between looks for submissions stuck in New
+RECONCILE_INTERVAL = "POMS_RECONCILE_INTERVAL"  # seconds between reconciler passes (300)
+RECONCILE_GRACE = "POMS_RECONCILE_GRACE"  # seconds a job may be unknown to its backend (600)
 
 
 def new_timeouts(settings: Settings) -> NewTimeouts:
     """``POMS_NEW_TIMEOUT`` seconds in New (default 3600); launches get their own limit."""
     allowance = settings.launch_timeout + LAUNCH_MARGIN
     return NewTimeouts(new_after=settings.new_timeout, launch_allowance=allowance)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, zero_ok: bool) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        least = "zero or more" if zero_ok else "more than zero"
+        raise ValueError(f"{name} must be a number of seconds, {least}, not {raw!r}")
+    return value
+
+
+def reconcile_timing(env: Mapping[str, str] | None = None) -> tuple[float, Grace]:
+    """The reconciler's interval and grace from ``POMS_RECONCILE_INTERVAL`` (default 300 s)
+    and ``POMS_RECONCILE_GRACE`` (default 600 s); ValueError naming a bad value."""
+    env = os.environ if env is None else env
+    interval = _seconds(env, RECONCILE_INTERVAL, 300.0, zero_ok=False)
+    return interval, Grace(seconds=_seconds(env, RECONCILE_GRACE, 600.0, zero_ok=True))
 
 
 def batch_handler(
@@ -84,8 +112,10 @@ class BatchPoller:
 
 
 def build(settings: Settings, db: Database, bus: Bus) -> Service:
-    """Launch-outcome consumer, micro-batched job-event consumer, batch poller, sweeps."""
+    """Launch-outcome consumer, micro-batched job-event consumer, batch poller, sweeps,
+    reconciler."""
     limits = new_timeouts(settings)
+    reconcile_every, grace = reconcile_timing()
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
     registry = handlers.build_registry()
@@ -102,6 +132,8 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     service.loops.append(
         Loop("new-timeout", lambda: _fail_stale_new(db, limits, relay.wake), NEW_TIMEOUT_CHECK)
     )
+    reconciler = Reconciler(db, backends, relay.wake, grace=grace)
+    service.loops.append(Loop("reconcile", reconciler.run_once, reconcile_every))
     return service
 
 

@@ -6,7 +6,7 @@ from collections import Counter as Counter_
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from poms_shared.contracts.messages import JobEvent
 
@@ -28,6 +28,29 @@ INPUT_UPDATES = Counter(
 )
 LAUNCHES_TIMED_OUT = Counter(
     "poms_tracker_launch_timeouts_total", "Submissions made LaunchFailed for staying New too long"
+)
+
+DRIFT_FOUND = Counter(
+    "poms_tracker_drift_total",
+    "Disagreements the reconciler found, once each when first seen: missed_terminal,"
+    " unreported_job, unknown_job (batch side), missing_output (catalog side)",
+    ["kind"],
+)
+DRIFT_REPAIRED = Counter(
+    "poms_tracker_drift_repairs_total",
+    "Job events the reconciler applied: a missed terminal state, an unreported job created,"
+    " a job unknown to its backend past the grace failed",
+    ["kind"],
+)
+DRIFT_OPEN = Gauge(
+    "poms_tracker_drift_open",
+    "Open (flagged, not repaired) findings after the last reconciler pass",
+    ["kind"],
+)
+DESCRIBE_ERRORS = Counter(
+    "poms_tracker_reconcile_backend_errors_total",
+    "Reconciler passes that could not ask a batch backend (its jobs were left alone)",
+    ["backend"],
 )
 
 

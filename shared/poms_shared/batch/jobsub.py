@@ -17,6 +17,9 @@ agree). If history still does not know it, it is recorded **completed** with an 
 exit code, as the reference's jobsub_q scraper does: leaving the queue is how every job
 ends, and calling it a failure would fail every job.
 
+``describe`` asks jobsub_q, then jobsub_history, about tracked jobs too; a job neither
+knows is unknown (None) there, not completed.
+
 Each cluster remembers the group it was submitted with (``$JOBSUB_GROUP``, else ``$GROUP``
 of the submission's environment, else the configured group); every later jobsub_q, rm,
 hold, release and history call about it passes that group as ``-G``.
@@ -38,6 +41,8 @@ from pathlib import Path
 from poms_shared.batch.commands import check_submit, run_batch_command
 from poms_shared.batch.jobsub_parse import (
     history_argv,
+    history_wanted,
+    job_id,
     parse_history,
     parse_job_id,
     parse_jobsub_q,
@@ -52,7 +57,9 @@ from poms_shared.batch.observed import (
     JobKey,
     Observation,
     Reporter,
+    describe_seen,
     mark_tracked,
+    parse_refs,
     poll_spool,
     read_clusters,
     record_cluster,
@@ -137,6 +144,30 @@ class JobsubBatch:
     def mark_tracked(self, job_ids: Iterable[str]) -> int:
         """Stop reporting these finished jobs (``C.P@schedd``)."""
         return mark_tracked(self.root, job_ids, _job_key)
+
+    def describe(self, batch_ids: list[str]) -> dict[str, Observation | None]:
+        """What jobsub_q, else jobsub_history, says now of these clusters or jobs."""
+        asked, found = parse_refs(batch_ids, parse_job_id)
+        if not asked:
+            return found
+        records = {r.cluster: r for r in read_clusters(self.root)}
+        where = {c: self._where(records.get(c), schedd) for c, _, schedd in asked}
+        seen = self._queue({group for group, _ in where.values()})
+        counts = {c: r.count for c, r in records.items()}
+        for (group, schedd), clusters in history_wanted(asked, seen, counts, where).items():
+            # a failure raises: nothing can be said of the jobs that left the queue
+            history = parse_history(self._run(history_argv(group, schedd, clusters)))
+            for key, observation in history.items():
+                seen.setdefault(key, observation)  # the queue is newer than the history
+        jobs = [(cluster, proc) for cluster, proc, _ in asked]
+        found.update(describe_seen(jobs, seen, counts, lambda c, p: job_id(c, p, where[c][1])))
+        return found
+
+    def _where(self, record: ClusterRecord | None, schedd: str) -> tuple[str, str]:
+        """The group and schedd to ask about a cluster (what POMS recorded wins)."""
+        if record is None:
+            return self.group, schedd
+        return self._group_of(record), record.site or schedd
 
     def kill(self, batch_id: str) -> int:
         """``jobsub_rm --jobid``; returns how many queued jobs it targeted."""
@@ -225,8 +256,7 @@ class JobsubBatch:
         return found
 
     def _job_id(self, record: ClusterRecord, proc: int) -> str:
-        job = f"{record.cluster}.{proc}"
-        return f"{job}@{record.site}" if record.site else job
+        return job_id(record.cluster, proc, record.site)
 
     def _run(
         self, argv: list[str], env: Mapping[str, str] | None = None, cwd: str | None = None

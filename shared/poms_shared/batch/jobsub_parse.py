@@ -12,7 +12,8 @@ asked for can contain a space.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 
 from poms_shared.batch.observed import JobKey, Observation
 from poms_shared.batch.port import BatchError
@@ -42,6 +43,7 @@ HISTORY_ATTRIBUTES = (
     "RemoteHost",
 )
 UNDEFINED = "undefined"
+UNKNOWN_COUNT = 10_000  # history ads read for a cluster POMS did not record (count unknown)
 
 _JOB_ID_LINE = re.compile(r"Use job id (\S+) to retrieve output")
 _JOB_ID = re.compile(r"^(\d+)(?:\.(\d+))?(?:@(\S+))?$")
@@ -66,6 +68,11 @@ def parse_job_id(ref: str) -> tuple[int, int | None, str]:
         raise ValueError(f"not a jobsub job id: {ref!r}")
     proc = match.group(2)
     return int(match.group(1)), None if proc is None else int(proc), match.group(3) or ""
+
+
+def job_id(cluster: int, proc: int, schedd: str) -> str:
+    """``C.P@schedd`` (``C.P`` when the schedd is not known)."""
+    return f"{cluster}.{proc}@{schedd}" if schedd else f"{cluster}.{proc}"
 
 
 def parse_jobsub_q(text: str) -> dict[JobKey, Observation]:
@@ -107,6 +114,29 @@ def history_argv(group: str, schedd: str, clusters: Mapping[int, int]) -> list[s
     # no cluster has more ads in the history than jobs: stop reading once all are found
     limit = sum(clusters.values())
     return [*argv, "-constraint", wanted, "-limit", str(limit), "-autoformat", *HISTORY_ATTRIBUTES]
+
+
+def history_wanted(
+    asked: Iterable[tuple[int, int | None, str]],
+    queued: Collection[JobKey],
+    counts: Mapping[int, int],
+    where: Mapping[int, tuple[str, str]],
+) -> dict[tuple[str, str], dict[int, int]]:
+    """Clusters to look up in jobsub_history, by (group, schedd), with their job counts.
+
+    ``asked`` holds (cluster, proc or None, schedd); a cluster is looked up when a job asked
+    about is not in the queue, and always when POMS did not record it (its jobs are unknown).
+    """
+    wanted: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    for cluster, proc, _ in asked:
+        count = counts.get(cluster)
+        if proc is not None:
+            jobs = [(cluster, proc)]
+        else:
+            jobs = [] if count is None else [(cluster, p) for p in range(count)]
+        if count is None or any(job not in queued for job in jobs):
+            wanted[where[cluster]][cluster] = count or UNKNOWN_COUNT
+    return dict(wanted)
 
 
 def parse_history(text: str) -> dict[JobKey, Observation]:

@@ -2,7 +2,8 @@
 
 State lives only in the spool directory, so jobs survive the process that submitted them
 and restarts of the POMS services; any number of :class:`LocalBatch` instances may share
-one spool.
+one spool. ``describe`` reads it without changing it: a job whose directory is gone, or
+whose runner died without recording its end, is unknown (None) there.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from poms_shared.batch.local_control import kill_jobs
-from poms_shared.batch.local_events import latest, parse_job_ref
+from poms_shared.batch.local_control import kill_jobs, runner_gone
+from poms_shared.batch.local_events import EventRecord, is_terminal, latest, parse_job_ref
 from poms_shared.batch.local_hold import hold_jobs, release_jobs
 from poms_shared.batch.local_poll import BACKEND, Poller, PollResult
+from poms_shared.batch.local_procs import read_ref
 from poms_shared.batch.local_spool import (
     BATCH_DIR_ENV,
     JobDir,
@@ -29,6 +31,7 @@ from poms_shared.batch.local_spool import (
     slots_from_env,
 )
 from poms_shared.batch.local_submit import submit_jobs
+from poms_shared.batch.observed import Observation, parse_refs
 from poms_shared.settings import Settings
 
 __all__ = ["LocalBatch", "LocalJobStatus", "PollResult"]
@@ -122,6 +125,17 @@ class LocalBatch:
                 statuses.append(status)
         return statuses
 
+    def describe(self, batch_ids: list[str]) -> dict[str, Observation | None]:
+        """The latest recorded state of each job of these clusters (``C@local``) or jobs."""
+        asked, found = parse_refs(batch_ids, parse_job_ref)
+        whole = {cluster for cluster, proc in asked if proc is None}
+        # one scan of the spool for all the clusters, however many
+        dirs = [jd for jd in list_job_dirs(self.root) if jd.cluster in whole] if whole else []
+        dirs += [job_dir(self.root, cluster, proc) for cluster, proc in asked if proc is not None]
+        for jd in dirs:  # a job directory that does not exist is described as None
+            found[f"{jd.name}@{BACKEND}"] = _describe_job(jd, self._poller.runner_grace)
+        return found
+
     def kill(self, batch_id_or_job_id: str) -> int:
         """Remove a cluster (``C@local``) or one job (``C.P@local``); returns jobs removed."""
         with self._lock:
@@ -173,3 +187,24 @@ def _status(jd: JobDir) -> LocalJobStatus | None:
         seq=last.seq if last else 0,
         log_path=jd.log,
     )
+
+
+def _describe_job(jd: JobDir, runner_grace: float) -> Observation | None:
+    """The job's latest event; None when its runner is gone without recording an end, or
+    its directory is gone."""
+    last = latest(read_events(jd))
+    if last is not None and is_terminal(last.state):
+        return _observation(last)
+    try:
+        created = (jd.job_json if jd.job_json.exists() else jd.path).stat().st_mtime
+    except FileNotFoundError:
+        return None  # removed while we looked
+    if runner_gone(jd, read_ref(jd.runner_pid), created, runner_grace):
+        # the runner may have recorded the end just before it exited
+        last = latest(read_events(jd))
+        return _observation(last) if last is not None and is_terminal(last.state) else None
+    return _observation(last) if last is not None else Observation("idle")
+
+
+def _observation(event: EventRecord) -> Observation:
+    return Observation(event.state, event.exit_code, event.node)

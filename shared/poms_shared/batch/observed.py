@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from poms_shared.batch.local_events import (
     VANISHED_EXIT_CODE,
@@ -39,6 +40,7 @@ from poms_shared.batch.local_spool import (
 from poms_shared.contracts.messages import FilesDeclared, JobEvent
 
 JobKey = tuple[int, int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,47 @@ def untracked(root: Path) -> list[tuple[ClusterRecord, list[int]]]:
         ]
         if procs:
             found.append((record, procs))
+    return found
+
+
+def parse_refs(
+    batch_ids: Iterable[str], parse: Callable[[str], T]
+) -> tuple[list[T], dict[str, Observation | None]]:
+    """The ids ``parse`` reads, and the others as unknown jobs (no backend knows them)."""
+    parsed: list[T] = []
+    unreadable: dict[str, Observation | None] = {}
+    for ref in batch_ids:
+        try:
+            parsed.append(parse(ref))
+        except ValueError:
+            unreadable[ref] = None
+    return parsed, unreadable
+
+
+def describe_seen(
+    asked: Iterable[tuple[int, int | None]],
+    seen: Mapping[JobKey, Observation],
+    counts: Mapping[int, int],
+    job_id: Callable[[int, int], str],
+) -> dict[str, Observation | None]:
+    """What ``seen`` says of each asked job, or of every job of an asked cluster (proc None).
+
+    A cluster's jobs are those ``seen`` shows plus, for a cluster POMS recorded (``counts``:
+    cluster -> job count), every proc below its count: a job the batch system lost still
+    gets an entry, None.
+    """
+    by_cluster: dict[int, set[JobKey]] = {}
+    for key in seen:
+        by_cluster.setdefault(key[0], set()).add(key)
+    found: dict[str, Observation | None] = {}
+    for cluster, proc in asked:
+        if proc is not None:
+            keys = {(cluster, proc)}
+        else:
+            recorded = {(cluster, p) for p in range(counts.get(cluster, 0))}
+            keys = by_cluster.get(cluster, set()) | recorded
+        for key in sorted(keys):
+            found[job_id(*key)] = seen.get(key)
     return found
 
 

@@ -7,6 +7,9 @@ failed with exit code -1 (vanished). Job ids are ``<array job>.<task>@slurm``.
 Events name the node Slurm ran the job on: squeue's ``nodes`` (what ``%N`` prints) while it
 is known there, else the jobcomp line's ``NodeList`` (sacct's column of that name needs
 slurmdbd); a pending or vanished job has none.
+
+``describe`` answers from the same two sources, for tracked jobs too; a job in neither is
+unknown (None) there, not failed: the caller decides what a lost job means.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from poms_shared.batch.observed import (
     JobKey,
     Observation,
     Reporter,
+    describe_seen,
     mark_tracked,
+    parse_refs,
     poll_spool,
     read_clusters,
     record_cluster,
@@ -136,6 +141,16 @@ class SlurmBatch:
     def mark_tracked(self, job_ids: Iterable[str]) -> int:
         """Stop reporting these finished jobs (``A.T@slurm``); returns how many were marked."""
         return mark_tracked(self.root, job_ids, _job_key)
+
+    def describe(self, batch_ids: list[str]) -> dict[str, Observation | None]:
+        """What squeue and the jobcomp file say now of these arrays or tasks; None: unknown."""
+        asked, found = parse_refs(batch_ids, parse_ref)
+        if asked:
+            with self._lock:
+                seen = self._snapshot([])
+            counts = {r.cluster: r.count for r in read_clusters(self.root)}
+            found.update(describe_seen(asked, seen, counts, lambda a, t: f"{a}.{t}@{BACKEND}"))
+        return found
 
     def kill(self, batch_id: str) -> int:
         """``scancel`` an array or one task; returns how many live jobs it targeted."""
