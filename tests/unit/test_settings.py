@@ -35,3 +35,16 @@ def test_malformed_settings_name_the_variable(monkeypatch, name, value, message)
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
         load_settings()
+
+
+def test_a_service_with_a_bad_setting_says_which_and_exits_2(monkeypatch, capsys):
+    from poms_shared.runtime.process import run_service
+
+    def never_built(*_: object) -> None:
+        raise AssertionError("the service must not be built with bad settings")
+
+    monkeypatch.setenv("POMS_NEW_TIMEOUT", "soon")
+    assert run_service("tracker", never_built, 0, argv=[]) == 2
+    err = capsys.readouterr().err
+    assert "poms-tracker: configuration error: POMS_NEW_TIMEOUT must be a number" in err
+    assert "Traceback" not in err

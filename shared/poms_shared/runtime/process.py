@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -49,12 +50,20 @@ def run_service(name: str, build: BuildFn, default_metrics_port: int, argv: Any 
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValueError as exc:  # a bad POMS_* value: say which, no traceback
+        print(f"poms-{name}: configuration error: {exc}", file=sys.stderr)
+        return 2
     port = args.metrics_port or settings.metrics_port or default_metrics_port
     db = Database(settings.database_url)
     bus = make_bus(settings, name)
     bus.declare()
-    service = build(settings, db, bus)
+    try:
+        service = build(settings, db, bus)
+    except ValueError as exc:
+        print(f"poms-{name}: configuration error: {exc}", file=sys.stderr)
+        return 2
     service.subscribe_all()
     start_http_server(port, addr="127.0.0.1")
     stop = threading.Event()

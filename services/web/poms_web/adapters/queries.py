@@ -178,6 +178,9 @@ def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
         "test": bool(sub.submission_params.get("test")),
         "launched_by": sub.submission_params.get("launched_by", sub.launcher),
         "why": sub.submission_params.get("completion_why"),
+        "recovery_parent_id": sub.recovery_parent_id,
+        "recovery_type": sub.submission_params.get("recovery_type"),
+        "drift": sub.submission_params.get("drift", []),
         "history": [
             {
                 "status": SubmissionStatus(h.status_id).label,
