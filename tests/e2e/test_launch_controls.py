@@ -169,8 +169,10 @@ def test_an_approval_stage_waits_for_a_person_and_approval_launches_dependents(s
     assert status == 202, body
     sid = body["submission_id"]
     wait_until(status_is(stack, sid, "Awaiting Approval"), timeout=30)
+    assert submission(stack, sid)["why"] == "waiting for a person to approve or reject it"
     assert call(f"{stack.web_url}/api/v1/submissions/{sid}/approve", "POST")[0] == 202
     wait_until(status_is(stack, sid, "Located"), timeout=30)
+    assert submission(stack, sid)["why"] is None
     after = wait_until(lambda: _submissions_of(stack, "controls", "after"), timeout=30)
     assert after[0]["dataset"] == f"poms_depends_{sid}_1"
     wait_until(status_is(stack, after[0]["submission_id"], "Located"), timeout=90)

@@ -24,6 +24,7 @@ from poms_shared.db.tables import (
 )
 from poms_shared.domain.dag import Edge, campaign_done, leading_stages
 from poms_shared.domain.statuses import JobState, SubmissionStatus
+from poms_shared.domain.why import why_not_done
 from poms_shared.ini.writer import write_ini
 
 
@@ -161,7 +162,8 @@ def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
         select(SubmissionHistory)
         .where(SubmissionHistory.submission_id == submission_id)
         .order_by(SubmissionHistory.history_id)
-    )
+    ).all()
+    last_reason = history[-1].reason if history else None
     jobs = session.scalars(select(Job).where(Job.submission_id == submission_id)).all()
     outputs = session.scalars(
         select(File).where(File.producing_submission_id == submission_id).order_by(File.name)
@@ -177,7 +179,14 @@ def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
         "parent_id": sub.submission_params.get("parent"),
         "test": bool(sub.submission_params.get("test")),
         "launched_by": sub.submission_params.get("launched_by", sub.launcher),
-        "why": sub.submission_params.get("completion_why"),
+        "why": why_not_done(
+            SubmissionStatus(sub.status_id),
+            counts,
+            completion_why=sub.submission_params.get("completion_why"),
+            last_reason=last_reason,
+            launch_started="launch_started" in sub.submission_params,
+            reservation=bool(sub.submission_params.get("commands_only")),
+        ),
         "recovery_parent_id": sub.recovery_parent_id,
         "recovery_type": sub.submission_params.get("recovery_type"),
         "drift": sub.submission_params.get("drift", []),
