@@ -12,13 +12,14 @@ from poms_shared.batch.port import BatchBackend, BatchError
 from poms_shared.broker import Bus, PermanentError
 from poms_shared.broker.names import TRACKER_JOB_EVENTS, TRACKER_LAUNCHES
 from poms_shared.contracts import Envelope
-from poms_shared.db.messaging import UnitOfWork, claim_inbox
+from poms_shared.contracts.messages import JobEventsReported
+from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.session import Database
 from poms_shared.runtime.loop import Loop
 from poms_shared.runtime.service import HandlerRegistry, Service, transactional
 from poms_shared.settings import Settings
 from poms_tracker import handlers
-from poms_tracker.adapters.repository import STATE_NAMES
+from poms_tracker.adapters.repository import STATE_NAMES, claim_messages
 from poms_tracker.domain.drift import Grace
 from poms_tracker.domain.launch_timeout import NewTimeouts
 from poms_tracker.reconcile import Reconciler
@@ -62,14 +63,28 @@ def reconcile_timing(env: Mapping[str, str] | None = None) -> tuple[float, Grace
 def batch_handler(
     db: Database, registry: HandlerRegistry, after_commit: Callable[[], None]
 ) -> Callable[[list[Envelope]], None]:
-    """One transaction (and one commit) for a whole micro-batch of job/file events."""
+    """One transaction (and one commit) for a whole micro-batch of job/file events.
+
+    The inbox is claimed for the whole batch at once; each run of consecutive job-event
+    reports is ingested together (one write, one roll-up per submission), other messages
+    are dispatched one at a time in their place, so file declarations and job events keep
+    their order. A failure rolls everything back; the consumer then retries one by one.
+    """
 
     def handle(batch: list[Envelope]) -> None:
         try:
             with db.transaction() as session:
-                for envelope in batch:
-                    if claim_inbox(session, NAME, envelope.message_id):
-                        registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
+                fresh = claim_messages(session, NAME, [e.message_id for e in batch])
+                by_id = {e.message_id: e for e in reversed(batch)}  # the first of repeats
+                reports: list[Envelope] = []
+                for envelope in (by_id[m] for m in fresh):
+                    if isinstance(envelope.payload, JobEventsReported):
+                        reports.append(envelope)
+                        continue
+                    handlers.ingest_job_reports(reports, session=session)
+                    reports = []
+                    registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
+                handlers.ingest_job_reports(reports, session=session)
         except (LookupError, ValueError) as exc:
             raise PermanentError(f"{type(exc).__name__}: {exc}") from exc
         after_commit()

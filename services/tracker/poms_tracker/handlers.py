@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from poms_shared.contracts import Envelope
 from poms_shared.contracts.messages import (
     FilesDeclared,
     JobControlApplied,
@@ -29,9 +31,10 @@ from poms_shared.metrics import JOB_EVENTS
 from poms_shared.runtime.service import HandlerRegistry
 from poms_tracker.adapters import files
 from poms_tracker.adapters import repository as repo
+from poms_tracker.adapters.job_upsert import Step
 from poms_tracker.domain.completion import decide_located
 from poms_tracker.domain.launch_timeout import NewSubmission, NewTimeouts, launch_failed_reason
-from poms_tracker.domain.rules import next_status, rollup_status
+from poms_tracker.domain.rules import JobCounts, next_status, rollup_status
 from poms_tracker.metrics import LAUNCHES_TIMED_OUT, observe_job_events
 
 log = logging.getLogger(__name__)
@@ -82,30 +85,84 @@ def on_set_status(cmd: SetSubmissionStatus, *, uow: UnitOfWork) -> None:
 def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
     """A report naming a submission that does not exist is refused whole (dead-lettered
     with the reason), as ``POST /api/v1/job-events`` refuses it with a 400."""
-    wanted = {e.submission_id for e in evt.events}
-    known = set(
-        uow.session.scalars(
-            select(Submission.submission_id).where(Submission.submission_id.in_(wanted))
-        )
-    )
-    if unknown := sorted(wanted - known):
+    _refuse_unknown(uow.session, {e.submission_id for e in evt.events})
+    _observe(evt.events)
+    _apply(uow.session, [evt.events], lambda index: uow)
+
+
+def ingest_job_reports(envelopes: list[Envelope], *, session: Session) -> set[int]:
+    """Several ``JobEventsReported`` as if one after the other, set-based: the events
+    folded per job and written with one statement, one lock and one count query for the
+    submissions they touch, whose statuses then move (in memory) message by message as
+    before, each status event caused by its message. Returns the submissions touched.
+
+    Raises LookupError, applying nothing, if any report names a submission that does not
+    exist: the consumer then retries the messages one by one, refusing only that report.
+    """
+    messages: list[list[JobEvent]] = []
+    for envelope in envelopes:
+        assert isinstance(envelope.payload, JobEventsReported)
+        messages.append(envelope.payload.events)
+    _refuse_unknown(session, {e.submission_id for events in messages for e in events})
+    _observe([e for events in messages for e in events])
+    units = [UnitOfWork(session, cause=envelope) for envelope in envelopes]
+    return _apply(session, messages, units.__getitem__)
+
+
+def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
+    """Apply job observations and roll up every submission they touch (events of unknown
+    submissions are dropped)."""
+    events = list(events)
+    _observe(events)
+    known = repo.known_submissions(uow.session, {e.submission_id for e in events})
+    mine = [e for e in events if e.submission_id in known]  # strangers are not ours
+    return _apply(uow.session, [mine], lambda index: uow)
+
+
+def _observe(events: list[JobEvent]) -> None:
+    observe_job_events(events)
+    JOB_EVENTS.labels("received").inc(len(events))
+
+
+def _refuse_unknown(session: Session, wanted: set[int]) -> None:
+    if unknown := sorted(wanted - repo.known_submissions(session, wanted)):
         if len(unknown) == 1:
             what = f"submission {unknown[0]} does not exist"
         else:
             what = f"submissions {', '.join(map(str, unknown))} do not exist"
         raise LookupError(f"{what}; the job events report is refused")
-    ingest_job_events(uow, evt.events)
 
 
-def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
-    """Apply job observations and roll up every submission they touch."""
-    events = list(events)
-    observe_job_events(events)
-    touched = repo.apply_job_events(uow.session, events)
-    JOB_EVENTS.labels("received").inc(len(events))
-    for sid in sorted(touched):
-        refresh(uow, _lock(uow, sid))
-    return touched
+def _apply(
+    session: Session, messages: list[list[JobEvent]], uow_for: Callable[[int], UnitOfWork]
+) -> set[int]:
+    """Write the messages' job events, then roll up what each message did, in order
+    (``uow_for(index)``: the unit of work of the index-th message's status events)."""
+    if not any(messages):
+        return set()
+    steps, written = repo.write_job_events(session, messages)
+    covered = set().union(*steps)
+    if stray := written - covered:  # moved by the write yet by no fold step: roll up last
+        steps[-1] = {**steps[-1], **{sid: {} for sid in stray}}
+    _roll_up(session, steps, uow_for)
+    return covered | stray
+
+
+def _roll_up(session: Session, steps: list[Step], uow_for: Callable[[int], UnitOfWork]) -> None:
+    """Refresh each submission after each message that moved its jobs, as if the messages
+    came one by one, from one lock and one grouped count of the submissions' jobs."""
+    touched = set().union(*steps)
+    if not touched:
+        return
+    locked = {s.submission_id: s for s in repo.lock_submissions(session, touched)}
+    counts = repo.state_counts(session, touched)  # after the whole batch
+    for step in steps:
+        for sid, change in step.items():
+            counts[sid].subtract(change)  # back to before the batch
+    for index, step in enumerate(steps):
+        for sid in sorted(step):
+            counts[sid].update(step[sid])
+            refresh(uow_for(index), locked[sid], repo.counts_of(counts[sid]))
 
 
 def on_files_declared(evt: FilesDeclared, *, uow: UnitOfWork) -> None:
@@ -113,9 +170,10 @@ def on_files_declared(evt: FilesDeclared, *, uow: UnitOfWork) -> None:
         refresh(uow, _lock(uow, sid))
 
 
-def refresh(uow: UnitOfWork, submission: Submission) -> None:
+def refresh(uow: UnitOfWork, submission: Submission, counts: JobCounts | None = None) -> None:
     """Roll job counts up into the status, then check whether it is Located."""
-    counts = repo.job_counts(uow.session, submission.submission_id)
+    if counts is None:
+        counts = repo.job_counts(uow.session, submission.submission_id)
     proposed = rollup_status(counts, submission.stage.failed_ratio)
     if proposed is not None:
         transition(uow, submission, proposed, reason=f"jobs: {counts}")

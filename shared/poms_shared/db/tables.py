@@ -103,7 +103,11 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated: Mapped[datetime] = mapped_column(default=utcnow)
-    __table_args__ = (UniqueConstraint("backend", "batch_job_id"),)
+    # Some readers (file declarations, the events API) name a job without its backend.
+    __table_args__ = (
+        UniqueConstraint("backend", "batch_job_id"),
+        Index("ix_jobs_batch_job_id", "batch_job_id"),
+    )
 
 
 class File(Base):

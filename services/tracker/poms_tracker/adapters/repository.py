@@ -1,11 +1,14 @@
-"""Job and file rows, and the catalog counts behind completion."""
+"""Job rows (read, folded and written per micro-batch), the job-event inbox, submission
+locks, and the catalog counts behind completion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from poms_shared.contracts.messages import JobEvent
@@ -14,6 +17,7 @@ from poms_shared.db.models import CampaignDependency
 from poms_shared.db.tables import (
     File,
     FileParent,
+    InboxMessage,
     Job,
     Submission,
     SubmissionFile,
@@ -21,67 +25,141 @@ from poms_shared.db.tables import (
 )
 from poms_shared.domain.patterns import matches_any, split_patterns
 from poms_shared.domain.statuses import JobState, SubmissionStatus
+from poms_shared.metrics import DUPLICATES_SKIPPED
+from poms_tracker.adapters import job_upsert
+from poms_tracker.adapters.job_upsert import JobKey, Step, StoredJob
 from poms_tracker.domain.completion import LocatedEvidence
-from poms_tracker.domain.rules import JobCounts, JobView, accept_job_event
+from poms_tracker.domain.rules import JobCounts, JobView
 
-STATE_NAMES = {s.name.lower(): s for s in JobState}
+T = TypeVar("T")
+
+STATE_NAMES = job_upsert.STATE_NAMES
+READ_CHUNK = 5000  # ids per look-up statement (SQLite binds at most 32766 values)
 
 
-def apply_job_events(session: Session, events: Iterable[JobEvent]) -> set[int]:
-    """Upsert jobs from observations in one pass; returns the submissions touched."""
-    events = sorted(events, key=lambda e: (e.backend, e.batch_job_id, e.seq))
-    wanted = {e.submission_id for e in events}
-    known_sids = set(
-        session.scalars(
-            select(Submission.submission_id).where(Submission.submission_id.in_(wanted))
-        )
-    )
-    events = [e for e in events if e.submission_id in known_sids]  # strangers are not ours
-    keys = {(e.backend, e.batch_job_id) for e in events}
-    existing = {
-        (j.backend, j.batch_job_id): j
-        for j in session.scalars(select(Job).where(Job.batch_job_id.in_([k[1] for k in keys])))
-        if (j.backend, j.batch_job_id) in keys
-    }
-    touched: set[int] = set()
-    for event in events:
-        state = STATE_NAMES[event.state]
-        job = existing.get((event.backend, event.batch_job_id))
-        view = JobView(JobState(job.state), job.last_seq) if job else None
-        if not accept_job_event(view, state, event.seq):
-            continue
-        if job is None:
-            job = Job(
-                backend=event.backend,
-                batch_job_id=event.batch_job_id,
-                submission_id=event.submission_id,
-                state=int(state),
-                last_seq=event.seq,
+def known_submissions(session: Session, submission_ids: Iterable[int]) -> set[int]:
+    """Those of ``submission_ids`` that exist."""
+    wanted = sorted(set(submission_ids))
+    found: set[int] = set()
+    for chunk in _chunks(wanted):
+        found.update(
+            session.scalars(
+                select(Submission.submission_id).where(Submission.submission_id.in_(chunk))
             )
-            session.add(job)
-            existing[(event.backend, event.batch_job_id)] = job
-        _update_job(job, event, state)
-        touched.add(job.submission_id)
-    session.flush()
-    return touched
+        )
+    return found
 
 
-def _update_job(job: Job, event: JobEvent, state: JobState) -> None:
-    job.state = int(state)
-    job.last_seq = event.seq
-    job.updated = utcnow()
-    job.node = event.node or job.node
-    job.log_path = event.log_path or job.log_path
-    if state == JobState.RUNNING and job.started_at is None:
-        job.started_at = event.at
-    if state.is_terminal:
-        job.finished_at = event.at
-        job.exit_code = event.exit_code
+def write_job_events(
+    session: Session, messages: list[list[JobEvent]]
+) -> tuple[list[Step], set[int]]:
+    """Fold the messages' events per job onto the stored jobs and write them with one
+    statement. Returns what each message did to the job counts, and the submissions
+    whose jobs the write moved. Every submission named must exist."""
+    stored = stored_jobs(session, job_upsert.job_keys(messages))
+    folded = job_upsert.fold_job_events(messages, stored)
+    return folded.steps, job_upsert.write_job_changes(session, folded.changes, utcnow())
+
+
+def stored_jobs(session: Session, keys: Collection[JobKey]) -> dict[JobKey, StoredJob]:
+    """The stored jobs among ``keys``, through the unique (backend, batch job id) index:
+    one statement per backend (and per chunk of ids, on SQLite)."""
+    ids: dict[str, list[str]] = {}
+    for backend, job_id in keys:
+        ids.setdefault(backend, []).append(job_id)
+    found: dict[JobKey, StoredJob] = {}
+    columns = select(Job.batch_job_id, Job.submission_id, Job.state, Job.last_seq)
+    for backend, wanted in ids.items():
+        for chunk in _id_lists(session, wanted):
+            rows = session.execute(columns.where(Job.backend == backend, chunk))
+            for job_id, sid, state, seq in rows:
+                found[(backend, job_id)] = StoredJob(sid, JobView(JobState(state), seq))
+    return found
+
+
+def _id_lists(session: Session, ids: list[str]) -> Iterator[ColumnElement[bool]]:
+    """``batch_job_id`` among ``ids``: one array parameter on PostgreSQL (cheap to send
+    and plan), chunks of an IN list elsewhere."""
+    if session.get_bind().dialect.name == "postgresql":
+        yield Job.batch_job_id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+        return
+    for chunk in _chunks(ids):
+        yield Job.batch_job_id.in_(chunk)
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(items), READ_CHUNK):
+        yield items[start : start + READ_CHUNK]
 
 
 def job_counts(session: Session, submission_id: int) -> JobCounts:
-    states = session.scalars(select(Job.state).where(Job.submission_id == submission_id))
-    return JobCounts.of([JobState(s) for s in states])
+    return counts_of(state_counts(session, [submission_id])[submission_id])
+
+
+def state_counts(session: Session, submission_ids: Iterable[int]) -> dict[int, Counter[int]]:
+    """Each submission's jobs by state, by one grouped query (per chunk of ids)."""
+    wanted = sorted(set(submission_ids))
+    counts: dict[int, Counter[int]] = {sid: Counter() for sid in wanted}
+    for chunk in _chunks(wanted):
+        rows = session.execute(
+            select(Job.submission_id, Job.state, func.count())
+            .where(Job.submission_id.in_(chunk))
+            .group_by(Job.submission_id, Job.state)
+        )
+        for sid, state, n in rows:
+            counts[sid][state] = n
+    return counts
+
+
+def counts_of(states: Counter[int]) -> JobCounts:
+    """Job counts from jobs by state (negative numbers taken as none)."""
+    jobs: list[JobState] = []
+    for state, n in states.items():
+        jobs.extend([JobState(state)] * n)
+    return JobCounts.of(jobs)
+
+
+def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Submission]:
+    """The submissions, locked in id order (so concurrent batches cannot deadlock)."""
+    locked: list[Submission] = []
+    for chunk in _chunks(sorted(set(submission_ids))):
+        locked.extend(
+            session.scalars(
+                select(Submission)
+                .where(Submission.submission_id.in_(chunk))
+                .order_by(Submission.submission_id)
+                .with_for_update(of=Submission)
+            )
+        )
+    return locked
+
+
+def claim_messages(session: Session, consumer: str, message_ids: list[str]) -> list[str]:
+    """Record in the inbox the message ids not applied before by ``consumer``; returns
+    them in order, once each (``claim_inbox`` for a batch: two statements)."""
+    seen: set[str] = set()
+    for chunk in _chunks(sorted(set(message_ids))):
+        seen.update(
+            session.scalars(
+                select(InboxMessage.message_id).where(
+                    InboxMessage.consumer == consumer, InboxMessage.message_id.in_(chunk)
+                )
+            )
+        )
+    fresh: list[str] = []
+    for message_id in message_ids:
+        if message_id in seen:
+            DUPLICATES_SKIPPED.labels(consumer).inc()
+            continue
+        seen.add(message_id)
+        fresh.append(message_id)
+    if fresh:
+        now = utcnow()
+        session.execute(
+            insert(InboxMessage),
+            [{"consumer": consumer, "message_id": m, "processed_at": now} for m in fresh],
+        )
+    return fresh
 
 
 def output_patterns(session: Session, submission: Submission) -> str:

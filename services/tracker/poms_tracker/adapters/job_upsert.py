@@ -1,0 +1,305 @@
+"""Set-based job writes: a micro-batch's events folded per job, then one statement.
+
+``fold_job_events`` applies ``accept_job_event`` to the events as the tracker applies them
+one message at a time, starting from what the table holds, and keeps one change per job
+(and what each message did to the job counts, for the roll-up). ``write_job_changes``
+then writes every change at once, guarded by the same rule in SQL: on PostgreSQL the
+changes are copied into a temporary table and merged with one statement, on SQLite one
+``INSERT … ON CONFLICT DO UPDATE … WHERE`` carries them.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql.expression import ColumnCollection
+
+from poms_shared.contracts.messages import JobEvent
+from poms_shared.db.tables import Job
+from poms_shared.domain.statuses import JobState
+from poms_tracker.domain.rules import JobView, accept_job_event
+
+STATE_NAMES = {s.name.lower(): s for s in JobState}
+FIRST_TERMINAL = min(int(s) for s in JobState if s.is_terminal)
+JobKey = tuple[str, str]  # (backend, batch_job_id)
+NULL = "\\N"  # COPY text format
+
+JOBS = Job.__table__
+# Column order of the staging table, of the COPY and of the insert.
+FIELDS = (
+    "backend",
+    "batch_job_id",
+    "submission_id",
+    "state",
+    "last_seq",
+    "exit_code",
+    "node",
+    "log_path",
+    "started_at",
+    "finished_at",
+)
+STAGE = Table(
+    "poms_job_changes",
+    MetaData(),
+    Column("backend", Text, nullable=False),
+    Column("batch_job_id", Text, nullable=False),
+    Column("submission_id", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("exit_code", Integer),
+    Column("node", Text),
+    Column("log_path", Text),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("existing", Boolean, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
+)
+STAGED = "poms_job_changes_staged"  # Session.info key: the staging table has rows
+
+
+@dataclass(slots=True)
+class JobChange:
+    """What a batch does to one job: the fields ``_update_job`` used to set, folded.
+
+    ``node``/``log_path`` are None when no applied event named one (the row keeps its
+    own), ``started_at`` is the first applied ``running`` event's time (a row that has one
+    keeps it), ``exit_code``/``finished_at`` count only when ``state`` is final.
+    """
+
+    backend: str
+    batch_job_id: str
+    submission_id: int
+    state: int
+    last_seq: int
+    exit_code: int | None = None
+    node: str | None = None
+    log_path: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    existing: bool = False
+
+    def apply(self, event: JobEvent, state: JobState) -> None:
+        self.state = int(state)
+        self.last_seq = event.seq
+        self.node = event.node or self.node
+        self.log_path = event.log_path or self.log_path
+        if state == JobState.RUNNING and self.started_at is None:
+            self.started_at = event.at
+        if state.is_terminal:
+            self.finished_at = event.at
+            self.exit_code = event.exit_code
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as the table holds it before the batch."""
+
+    submission_id: int
+    view: JobView
+
+
+# What one message of a batch did: for each submission with a job it moved, the change
+# of its job counts by state (empty when the jobs moved but kept their states).
+Step = dict[int, dict[int, int]]
+
+
+@dataclass
+class Folded:
+    """The batch's jobs to write, and what each of its messages did to the counts."""
+
+    changes: list[JobChange]
+    steps: list[Step]
+
+
+def job_keys(messages: list[list[JobEvent]]) -> set[JobKey]:
+    """The jobs the messages name."""
+    return {(e.backend, e.batch_job_id) for events in messages for e in events}
+
+
+def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, StoredJob]) -> Folded:
+    """One change per job the messages move, as applying them one at a time onto
+    ``stored`` would leave it: messages in order, the events of each by ``seq`` (arrival
+    order among equal ``seq``), each event kept only if ``accept_job_event`` says so."""
+    changes: dict[JobKey, JobChange] = {}
+    steps: list[Step] = []
+    for events in messages:
+        step: Step = {}
+        steps.append(step)
+        for event in sorted(events, key=_seq):
+            key = (event.backend, event.batch_job_id)
+            change = changes.get(key)
+            found = stored.get(key) if change is None else None
+            if change is not None:
+                view: JobView | None = JobView(JobState(change.state), change.last_seq)
+            else:
+                view = found.view if found else None
+            state = STATE_NAMES[event.state]
+            if not accept_job_event(view, state, event.seq):
+                continue
+            if change is None:
+                sid = found.submission_id if found else event.submission_id
+                change = changes[key] = JobChange(
+                    *key, sid, state, event.seq, existing=found is not None
+                )
+            change.apply(event, state)
+            _count(step, change.submission_id, view, state)
+    return Folded(list(changes.values()), steps)
+
+
+def _count(step: Step, submission_id: int, before: JobView | None, state: JobState) -> None:
+    """Record in ``step`` that a job of the submission went from ``before`` to ``state``."""
+    if (counts := step.get(submission_id)) is None:
+        counts = step[submission_id] = {}
+    if before is None or before.state != state:
+        counts[state] = counts.get(state, 0) + 1
+        if before is not None:
+            counts[before.state] = counts.get(before.state, 0) - 1
+
+
+def _seq(event: JobEvent) -> int:
+    return event.seq
+
+
+def _rule(current: ColumnCollection[str, Any], incoming: Any) -> ColumnElement[bool]:
+    """``accept_job_event`` in SQL: the job has not ended, and the change is newer or final."""
+    return and_(
+        current.state < FIRST_TERMINAL,
+        or_(incoming.last_seq > current.last_seq, incoming.state >= FIRST_TERMINAL),
+    )
+
+
+def _assignments(
+    current: ColumnCollection[str, Any], incoming: Any, now: datetime
+) -> dict[str, Any]:
+    """What a change sets on a row that exists (its submission never changes)."""
+    final = incoming.state >= FIRST_TERMINAL
+    return {
+        "state": incoming.state,
+        "last_seq": incoming.last_seq,
+        "updated": now,
+        "node": func.coalesce(incoming.node, current.node),
+        "log_path": func.coalesce(incoming.log_path, current.log_path),
+        "started_at": func.coalesce(current.started_at, incoming.started_at),
+        "finished_at": case((final, incoming.finished_at), else_=current.finished_at),
+        "exit_code": case((final, incoming.exit_code), else_=current.exit_code),
+    }
+
+
+def write_job_changes(session: Session, changes: list[JobChange], now: datetime) -> set[int]:
+    """Write every change in one statement; the submissions whose jobs it moved."""
+    if not changes:
+        return set()
+    session.flush()  # pending ORM rows first: the statements below bypass the unit of work
+    if session.get_bind().dialect.name == "postgresql":
+        return _merge_staged(session, changes, now)
+    return _upsert_sqlite(session, changes, now)
+
+
+def _upsert_sqlite(session: Session, changes: list[JobChange], now: datetime) -> set[int]:
+    """``INSERT … ON CONFLICT DO UPDATE … WHERE`` with every change as parameters."""
+    insert = sqlite.insert(JOBS)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[JOBS.c.backend, JOBS.c.batch_job_id],
+        set_=_assignments(JOBS.c, insert.excluded, now),
+        where=_rule(JOBS.c, insert.excluded),
+    ).returning(JOBS.c.submission_id)
+    rows = [{f: getattr(c, f) for f in FIELDS} | {"updated": now} for c in changes]
+    return set(session.scalars(upsert, rows))
+
+
+def _merge_staged(session: Session, changes: list[JobChange], now: datetime) -> set[int]:
+    """COPY the changes into a temporary table, then one statement: an UPDATE of the jobs
+    known to exist and an ``INSERT … ON CONFLICT DO UPDATE … WHERE`` of the others (so
+    updates do not spend ids of the jobs sequence), returning the submissions moved."""
+    session.execute(CreateTable(STAGE, if_not_exists=True))
+    if session.info.get(STAGED):  # an earlier run of this transaction left its rows there
+        session.execute(text(f"TRUNCATE {STAGE.name}"))
+    columns = ", ".join((*FIELDS, "existing"))
+    raw: Any = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.copy_expert(f"COPY {STAGE.name} ({columns}) FROM STDIN", _tsv(changes))
+    session.info[STAGED] = True  # emptied at commit (or rollback), or by the next run
+    stage = STAGE.c
+    updated = (
+        update(JOBS)
+        .where(
+            JOBS.c.backend == stage.backend,
+            JOBS.c.batch_job_id == stage.batch_job_id,
+            stage.existing,
+            _rule(JOBS.c, stage),
+        )
+        .values(_assignments(JOBS.c, stage, now))
+        .returning(JOBS.c.submission_id)
+        .cte("updated")
+    )
+    fresh = select(*(stage[f] for f in FIELDS), literal(now, JOBS.c.updated.type))
+    insert = postgresql.insert(JOBS).from_select([*FIELDS, "updated"], fresh.where(~stage.existing))
+    inserted = (
+        insert.on_conflict_do_update(
+            index_elements=[JOBS.c.backend, JOBS.c.batch_job_id],
+            set_=_assignments(JOBS.c, insert.excluded, now),
+            where=_rule(JOBS.c, insert.excluded),
+        )
+        .returning(JOBS.c.submission_id)
+        .cte("inserted")
+    )
+    touched = select(updated.c.submission_id).union(select(inserted.c.submission_id))
+    return set(session.scalars(touched))
+
+
+def _tsv(changes: list[JobChange]) -> io.StringIO:
+    """The changes as COPY text rows."""
+    rows = [
+        f"{_text(c.backend)}\t{_text(c.batch_job_id)}\t{c.submission_id}\t{c.state}\t"
+        f"{c.last_seq}\t{NULL if c.exit_code is None else c.exit_code}\t{_text(c.node)}\t"
+        f"{_text(c.log_path)}\t{_stamp(c.started_at)}\t{_stamp(c.finished_at)}\t"
+        f"{'t' if c.existing else 'f'}\n"
+        for c in changes
+    ]
+    return io.StringIO("".join(rows))
+
+
+@functools.lru_cache(maxsize=1024)  # the events of one poll share their times
+def _stamp(value: datetime | None) -> str:
+    """UTC ISO text, naive times taken as UTC (as the column type does)."""
+    if value is None:
+        return NULL
+    return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _text(value: str | None) -> str:
+    """One COPY text-format field."""
+    if value is None:
+        return NULL
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+        value = value.replace("\r", "\\r")
+    return value

@@ -1,0 +1,445 @@
+"""Job-event micro-batches through ``bootstrap.batch_handler``, set-based, on SQLite and
+PostgreSQL.
+
+The jobs a batch leaves are compared with a reference that applies the events the way the
+tracker did before it was set-based: one message at a time, its events by ``seq``, each
+kept only if ``accept_job_event`` says so, every field set as ``_update_job`` set it. A
+whole stream in one batch must leave the same jobs, statuses, history and announcements as
+the same stream one message per batch. The SQL a batch runs is counted: it does not grow
+with the batch's messages or events.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from submission_fixtures import make_submission
+
+from poms_shared.broker import PermanentError
+from poms_shared.broker.errors import Delivery, Dispatcher, Outcome, RetryPolicy
+from poms_shared.contracts import Envelope, decode, encode, new_envelope
+from poms_shared.contracts.messages import (
+    DeclaredFile,
+    FilesDeclared,
+    JobEvent,
+    JobEventsReported,
+)
+from poms_shared.db.session import Database
+from poms_shared.db.tables import (
+    File,
+    InboxMessage,
+    Job,
+    OutboxMessage,
+    Submission,
+    SubmissionHistory,
+)
+from poms_shared.demo import DEMO_EXPERIMENT
+from poms_shared.domain.statuses import JobState
+from poms_shared.domain.statuses import SubmissionStatus as S
+from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
+from poms_tracker import bootstrap, handlers
+from poms_tracker.domain.rules import JobView, accept_job_event
+
+BACKEND = "local"
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+STATES = [s.name.lower() for s in JobState]
+# Texts COPY must escape, and the empty node that ``event.node or job.node`` ignores.
+NODES = [None, "", "node-1", "node-2", "tab\there", "back\\slash", "new\nline"]
+
+
+# ---- the reference: the tracker's rule applied one event at a time ---------------------
+
+
+@dataclass
+class Row:
+    """A job as the tracker keeps it."""
+
+    submission_id: int
+    state: JobState
+    last_seq: int
+    exit_code: int | None = None
+    node: str | None = None
+    log_path: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+Key = tuple[str, str]
+
+
+def reference(jobs: dict[Key, Row], messages: list[list[JobEvent]]) -> dict[Key, Row]:
+    """Each message in turn, its events by (backend, job, seq), as the tracker did."""
+    jobs = {key: replace(row) for key, row in jobs.items()}
+    for events in messages:
+        for e in sorted(events, key=lambda e: (e.backend, e.batch_job_id, e.seq)):
+            key, state = (e.backend, e.batch_job_id), JobState[e.state.upper()]
+            job = jobs.get(key)
+            if not accept_job_event(
+                JobView(job.state, job.last_seq) if job else None, state, e.seq
+            ):
+                continue
+            if job is None:
+                job = jobs[key] = Row(e.submission_id, state, e.seq)
+            job.state, job.last_seq = state, e.seq
+            job.node = e.node or job.node
+            job.log_path = e.log_path or job.log_path
+            if state == JobState.RUNNING and job.started_at is None:
+                job.started_at = e.at
+            if state.is_terminal:
+                job.finished_at, job.exit_code = e.at, e.exit_code
+    return jobs
+
+
+def stored(db: Database) -> dict[Key, Row]:
+    with db.transaction() as session:
+        return {
+            (j.backend, j.batch_job_id): Row(
+                j.submission_id,
+                JobState(j.state),
+                j.last_seq,
+                j.exit_code,
+                j.node,
+                j.log_path,
+                j.started_at,
+                j.finished_at,
+            )
+            for j in session.scalars(select(Job))
+        }
+
+
+def random_messages(rng: random.Random, sids: list[int], jobs: int) -> list[list[JobEvent]]:
+    """Random observations of ``jobs`` jobs per submission: any state, clashing and
+    out-of-order ``seq``, repeats, in messages of 1–12 events in a shuffled order."""
+    events = []
+    for sid in sids:
+        for n in range(jobs):
+            for _ in range(rng.randrange(1, 6)):
+                state = rng.choice(STATES)
+                seq = rng.randrange(1, 9)
+                event = JobEvent(
+                    source="t",
+                    backend=BACKEND,
+                    batch_job_id=f"{sid}.{n}@{BACKEND}",
+                    submission_id=sid,
+                    state=state,  # type: ignore[arg-type]
+                    seq=seq,
+                    at=T0 + timedelta(seconds=rng.randrange(10_000), microseconds=seq),
+                    exit_code=rng.choice([None, 0, 1]) if state in STATES[3:] else None,
+                    node=rng.choice(NODES),
+                    log_path=rng.choice([None, "", f"/logs/{n}.{seq}"]),
+                )
+                events.extend([event] * rng.choice([1, 1, 1, 2]))
+    rng.shuffle(events)
+    messages = []
+    while events:
+        size = rng.randrange(1, 13)
+        messages.append(events[:size])
+        events = events[size:]
+    return messages
+
+
+def envelopes(messages: list[list[JobEvent]]) -> list[Envelope]:
+    return [new_envelope(JobEventsReported(events=events)) for events in messages]
+
+
+def deliver(db: Database, batch: list[Envelope]) -> None:
+    """Hand a micro-batch to the tracker's job-event consumer."""
+    bootstrap.batch_handler(db, handlers.build_registry(), lambda: None)(batch)
+
+
+# ---- jobs: the same as one event at a time --------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_batch_leaves_each_job_as_applying_its_events_one_at_a_time_would(
+    database: Database, seed: int
+) -> None:
+    rng = random.Random(seed)
+    sids = [make_submission(database, []) for _ in range(3)]
+    first, second = random_messages(rng, sids, 25), random_messages(rng, sids, 30)
+
+    deliver(database, envelopes(first))  # every job new
+    after_first = stored(database)
+    assert after_first == reference({}, first)
+
+    deliver(database, envelopes(second))  # most jobs stored, some new
+    assert stored(database) == reference(after_first, second)
+
+
+def test_terminal_states_win_in_arrival_order_across_the_messages_of_a_batch(
+    database: Database,
+) -> None:
+    """A final state is kept whatever its seq, so which one comes first decides: the
+    first message's, as when the messages came in batches of their own."""
+    sid = make_submission(database, [])
+
+    def report(state: str, seq: int) -> list[JobEvent]:
+        return [seen(sid, 0, state, seq, exit_code=0 if state == "completed" else 1)]
+
+    messages = [report("running", 2), report("completed", 9), report("failed", 3)]
+    deliver(database, envelopes(messages))
+    [row] = stored(database).values()
+    assert (row.state, row.last_seq, row.exit_code) == (JobState.COMPLETED, 9, 0)
+    assert stored(database) == reference({}, messages)
+
+
+# ---- statuses, history and announcements: the same as one message per batch ----------
+
+
+@contextmanager
+def two_databases(kind: str, tmp_path: Path) -> Iterator[tuple[Database, Database]]:
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            yield (
+                stack.enter_context(sqlite_database(tmp_path / "batched")),
+                stack.enter_context(sqlite_database(tmp_path / "single")),
+            )
+            return
+        try:
+            yield stack.enter_context(postgres_database()), stack.enter_context(postgres_database())
+        except DatabaseUnavailable as exc:
+            pytest.skip(f"PostgreSQL unavailable: {exc}")
+
+
+def seen(sid: int, n: int, state: str, seq: int, exit_code: int | None = None) -> JobEvent:
+    """An observation of job ``n`` of submission ``sid``."""
+    return JobEvent(
+        source="t",
+        backend=BACKEND,
+        batch_job_id=f"{sid}.{n}@{BACKEND}",
+        submission_id=sid,
+        state=state,  # type: ignore[arg-type]
+        seq=seq,
+        at=T0 + timedelta(seconds=seq),
+        exit_code=exit_code,
+    )
+
+
+def phased_stream(rng: random.Random, sids: list[int]) -> list[list[JobEvent]]:
+    """Jobs seen idle, then running, then ending, each phase in messages of its own, with
+    repeats and stale observations: the first submission's jobs complete, two in three of
+    the second's fail, a quarter of the third's never end."""
+    phases: list[list[JobEvent]] = [[], [], []]
+    for sid in sids:
+        for n in range(12):
+            phases[0] += [seen(sid, n, "idle", 1)] * rng.choice([1, 2])
+            phases[1] += [seen(sid, n, "running", 3)] + [seen(sid, n, "idle", 1)] * rng.choice(
+                [0, 1]
+            )
+            if sid == sids[2] and n % 4 == 0:
+                continue
+            failed = sid == sids[1] and n % 3 != 0
+            end = seen(sid, n, "failed", 7, 1) if failed else seen(sid, n, "completed", 7, 0)
+            phases[2] += [end] + [seen(sid, n, "running", 3)] * rng.choice([0, 1])
+    messages = []
+    for phase in phases:
+        rng.shuffle(phase)
+        messages += [phase[i : i + 5] for i in range(0, len(phase), 5)]
+    return messages
+
+
+def outcome(db: Database) -> tuple[Any, ...]:
+    """Jobs, statuses, history (with reasons), and what was announced, by whom caused."""
+    with db.transaction() as session:
+        statuses = dict(
+            session.execute(select(Submission.submission_id, Submission.status_id)).tuples().all()
+        )
+        history = session.execute(
+            select(
+                SubmissionHistory.submission_id,
+                SubmissionHistory.status_id,
+                SubmissionHistory.reason,
+            ).order_by(SubmissionHistory.history_id)
+        ).all()
+        bodies = session.scalars(select(OutboxMessage.body).order_by(OutboxMessage.outbox_id))
+        announced = [(e.type, e.causation_id, e.payload.model_dump()) for e in map(decode, bodies)]
+    return stored(db), statuses, history, announced
+
+
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+def test_a_stream_in_one_batch_ends_as_the_same_stream_one_message_per_batch(
+    kind: str, tmp_path: Path
+) -> None:
+    with two_databases(kind, tmp_path) as (batched, single):
+        sids = [make_submission(db, []) for db in (batched, single) for _ in range(3)]
+        assert sids[:3] == sids[3:]
+        stream = envelopes(phased_stream(random.Random(7), sids[:3]))
+
+        deliver(batched, stream)
+        for envelope in stream:
+            deliver(single, [envelope])
+
+        result = outcome(batched)
+        assert result == outcome(single)
+        jobs, statuses, history, announced = result
+        assert jobs == reference({}, [e.payload.events for e in stream])  # type: ignore[attr-defined]
+        # Statuses moved step by step within the batch, each step recorded with the counts
+        # of its moment and announced, caused by the message that made it.
+        paths = {sid: [S(status) for s, status, _ in history if s == sid] for sid in sids[:3]}
+        assert paths[sids[1]] == [S.NEW, S.IDLE, S.RUNNING, S.FAILED]
+        assert paths[sids[2]] == [S.NEW, S.IDLE, S.RUNNING]
+        assert paths[sids[0]][:4] == [S.NEW, S.IDLE, S.RUNNING, S.COMPLETED]
+        assert S(statuses[sids[0]]) >= S.COMPLETED
+        causes = [cause for _, cause, _ in announced]
+        assert set(causes) <= {e.message_id for e in stream} and len(set(causes)) > 3
+
+
+# ---- inbox, unknown submissions, files between reports --------------------------------
+
+
+def inbox(db: Database) -> list[str]:
+    with db.transaction() as session:
+        return list(session.scalars(select(InboxMessage.message_id)))
+
+
+def running(sid: int, *jobs: int, seq: int = 1) -> JobEventsReported:
+    return JobEventsReported(events=[seen(sid, n, "running", seq) for n in jobs])
+
+
+def test_a_message_twice_in_a_batch_or_again_later_is_applied_once(database: Database) -> None:
+    sid = make_submission(database, [])
+    first, second = new_envelope(running(sid, 0, 1)), new_envelope(running(sid, 2, seq=2))
+    deliver(database, [first, first, second])
+    deliver(database, [second, first])
+    assert sorted(inbox(database)) == sorted([first.message_id, second.message_id])
+    assert len(stored(database)) == 3
+    with database.transaction() as session:
+        reasons = session.scalars(
+            select(SubmissionHistory.reason).where(SubmissionHistory.submission_id == sid)
+        ).all()
+    assert reasons == ["test", "jobs: 2 running"]  # the repeats moved nothing
+
+
+def test_a_report_naming_an_unknown_submission_is_dead_lettered_and_the_others_applied(
+    database: Database,
+) -> None:
+    """The batch fails whole (nothing applied, no inbox rows); the consumer's retry one
+    by one dead-letters only the refused report."""
+    sid = make_submission(database, [])
+    good = [new_envelope(running(sid, 0)), new_envelope(running(sid, 1))]
+    bad = new_envelope(running(999_999, 0))
+    batch = [good[0], bad, good[1]]
+    handle = bootstrap.batch_handler(database, handlers.build_registry(), lambda: None)
+
+    with pytest.raises(PermanentError, match="submission 999999 does not exist"):
+        handle(batch)
+    assert inbox(database) == [] and stored(database) == {}
+
+    policy = RetryPolicy(attempts=1, min_wait=0.0, max_wait=0.0)
+    dispatcher = Dispatcher("tracker.job-events", policy, PermanentError, threading.Event())
+    settled = dispatcher.batch([Delivery(encode(e)) for e in batch], handle)
+    outcomes = [(s.outcome, "does not exist" in s.reason) for s in settled]
+    assert outcomes == [(Outcome.ACK, False), (Outcome.DEAD_LETTER, True), (Outcome.ACK, False)]
+    assert sorted(inbox(database)) == sorted(e.message_id for e in good)
+    assert set(stored(database)) == {
+        (BACKEND, f"{sid}.0@{BACKEND}"),
+        (BACKEND, f"{sid}.1@{BACKEND}"),
+    }
+
+
+def test_a_file_declared_between_reports_sees_the_jobs_reported_before_it(
+    database: Database,
+) -> None:
+    """Messages of other types keep their place: a declaration after a report finds its
+    job; one before the report that creates the job does not."""
+    sid = make_submission(database, [])
+    job0, job1 = f"{sid}.0@{BACKEND}", f"{sid}.1@{BACKEND}"
+
+    def declared(job: str, name: str) -> FilesDeclared:
+        return FilesDeclared(
+            experiment=DEMO_EXPERIMENT,
+            submission_id=sid,
+            batch_job_id=job,
+            files=[DeclaredFile(name=name, location=f"/out/{name}")],
+        )
+
+    deliver(
+        database,
+        [
+            new_envelope(m)
+            for m in (
+                running(sid, 0),
+                declared(job0, "a.root"),
+                declared(job1, "b.root"),
+                running(sid, 1),
+            )
+        ],
+    )
+    with database.transaction() as session:
+        made_by = dict(
+            session.execute(
+                select(File.name, Job.batch_job_id).outerjoin(
+                    Job, Job.job_id == File.producing_job_id
+                )
+            ).all()
+        )
+    assert made_by == {"a.root": job0, "b.root": None}
+
+
+# ---- set-based: the statements a batch runs -------------------------------------------
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile (an executemany counts once). PostgreSQL's COPY
+    into the staging table goes through the driver's cursor: one more, not counted."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_the_statements_of_a_batch_do_not_grow_with_its_messages_or_events(
+    database: Database,
+) -> None:
+    small_sids = [make_submission(database, []) for _ in range(2)]
+    large_sids = [make_submission(database, []) for _ in range(2)]
+    small = [new_envelope(running(sid, 0)) for sid in small_sids]
+    # 40 messages of 25 events: 500 jobs seen twice (running, then again newer).
+    large = [
+        new_envelope(running(sid, *range(start, start + 25), seq=seq))
+        for seq in (1, 2)
+        for sid in large_sids
+        for start in range(0, 250, 25)
+    ]
+
+    with statements(database) as few:
+        deliver(database, small)
+    with statements(database) as many:
+        deliver(database, large)
+
+    assert len(stored(database)) == 2 + 500
+    assert len(many) == len(few), "\n\n".join(many)
+    assert len(many) <= 16, "\n\n".join(many)
+
+
+def test_reports_on_both_sides_of_a_declaration_move_the_same_job_in_turn(
+    database: Database,
+) -> None:
+    """Two runs of reports in one transaction: the second writes only its own changes."""
+    sid = make_submission(database, [])
+    declaration = FilesDeclared(experiment=DEMO_EXPERIMENT, submission_id=sid)
+    messages = [running(sid, 0, 1, seq=1), declaration, running(sid, 0, seq=2)]
+    deliver(database, [new_envelope(m) for m in messages])
+    jobs = stored(database)
+    assert {key[1]: row.last_seq for key, row in jobs.items()} == {
+        f"{sid}.0@{BACKEND}": 2,
+        f"{sid}.1@{BACKEND}": 1,
+    }

@@ -1,0 +1,136 @@
+"""Folding a micro-batch's job events into one change per job, and the job-count steps
+each message leaves for the roll-up (pure Python, no database)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from poms_shared.contracts.messages import JobEvent
+from poms_shared.domain.statuses import JobState
+from poms_tracker.adapters.job_upsert import (
+    JobChange,
+    StoredJob,
+    _tsv,
+    fold_job_events,
+    job_keys,
+)
+from poms_tracker.adapters.repository import counts_of
+from poms_tracker.domain.rules import JobCounts, JobView
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+KEY = ("local", "7.0@local")
+IDLE, RUNNING, HELD, COMPLETED, FAILED = (
+    JobState.IDLE,
+    JobState.RUNNING,
+    JobState.HELD,
+    JobState.COMPLETED,
+    JobState.FAILED,
+)
+
+
+def seen(state: str, seq: int, sid: int = 7, job: str = KEY[1], **extra: object) -> JobEvent:
+    return JobEvent(
+        source="t",
+        backend="local",
+        batch_job_id=job,
+        submission_id=sid,
+        state=state,  # type: ignore[arg-type]
+        seq=seq,
+        at=T0 + timedelta(seconds=seq),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def stored(state: JobState, seq: int, sid: int = 7) -> dict[tuple[str, str], StoredJob]:
+    return {KEY: StoredJob(sid, JobView(state, seq))}
+
+
+def nonzero(step: dict[int, dict[int, int]]) -> dict[int, dict[JobState, int]]:
+    return {sid: {JobState(s): n for s, n in c.items() if n} for sid, c in step.items()}
+
+
+@pytest.mark.parametrize(
+    ("known", "messages", "final", "steps"),
+    [
+        # a new job, its events repeated and out of order within a message
+        ({}, [[seen("running", 3), seen("idle", 1), seen("running", 3)]], (RUNNING, 3),
+         [{7: {RUNNING: 1}}]),
+        # a stale observation in a later message is dropped: that message touched nothing
+        ({}, [[seen("running", 3)], [seen("idle", 1)]], (RUNNING, 3), [{7: {RUNNING: 1}}, {}]),
+        # newer in a later message; the same state again still touches the submission
+        (stored(IDLE, 1), [[seen("running", 2)], [seen("running", 4)]], (RUNNING, 4),
+         [{7: {IDLE: -1, RUNNING: 1}}, {7: {}}]),
+        # a final state is taken whatever its seq, and nothing moves the job after it
+        (stored(RUNNING, 9), [[seen("completed", 2, exit_code=0), seen("running", 12)]],
+         (COMPLETED, 2), [{7: {RUNNING: -1, COMPLETED: 1}}]),
+        # which final state: the first message's, not the lowest seq of the batch
+        ({}, [[seen("completed", 9, exit_code=0)], [seen("failed", 3, exit_code=1)]],
+         (COMPLETED, 9), [{7: {COMPLETED: 1}}, {}]),
+        # within one message the lowest seq comes first, so there the earlier end wins
+        ({}, [[seen("completed", 9, exit_code=0), seen("failed", 3, exit_code=1)]],
+         (FAILED, 3), [{7: {FAILED: 1}}]),
+        # an ended job stays as it is
+        (stored(FAILED, 4), [[seen("completed", 8, exit_code=0)]], None, [{}]),
+    ],
+)  # fmt: skip
+def test_the_fold_applies_the_acceptance_rule_message_by_message(
+    known: dict[tuple[str, str], StoredJob],
+    messages: list[list[JobEvent]],
+    final: tuple[JobState, int] | None,
+    steps: list[dict[int, dict[JobState, int]]],
+) -> None:
+    folded = fold_job_events(messages, known)
+    assert [(c.state, c.last_seq) for c in folded.changes] == ([final] if final else [])
+    assert [nonzero(step) for step in folded.steps] == steps
+
+
+def test_the_fields_of_a_change_are_those_the_applied_events_set() -> None:
+    messages = [
+        [seen("idle", 1, node="n1", log_path="/l/1")],
+        [seen("running", 2, node=""), seen("held", 1, node="stale")],
+        [seen("running", 3, node="n3"), seen("completed", 5, exit_code=0)],
+    ]
+    [change] = fold_job_events(messages, {}).changes
+    assert change == JobChange(
+        backend="local",
+        batch_job_id=KEY[1],
+        submission_id=7,
+        state=int(COMPLETED),
+        last_seq=5,
+        exit_code=0,
+        node="n3",  # the last one named ("" names none; the stale one was not applied)
+        log_path="/l/1",
+        started_at=T0 + timedelta(seconds=2),  # the first running applied
+        finished_at=T0 + timedelta(seconds=5),
+        existing=False,
+    )
+
+
+def test_a_stored_job_keeps_its_submission_and_is_marked_existing() -> None:
+    [change] = fold_job_events([[seen("running", 5, sid=8)]], stored(IDLE, 1, sid=7)).changes
+    assert (change.submission_id, change.existing) == (7, True)
+    assert change.started_at == T0 + timedelta(seconds=5)  # the row keeps its own, if any
+
+
+def test_job_keys_name_each_job_once() -> None:
+    other = seen("idle", 1, job="7.1@local")
+    assert job_keys([[seen("idle", 1), other], [seen("running", 2)]]) == {
+        KEY,
+        ("local", "7.1@local"),
+    }
+
+
+def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
+    change = JobChange("local", "a\tb", 7, 30, 2, node="x\\y\nz", started_at=T0)
+    row = _tsv([change]).getvalue()
+    assert (
+        row == "local\ta\\tb\t7\t30\t2\t\\N\tx\\\\y\\nz\t\\N\t2025-03-01T00:00:00+00:00\t\\N\tf\n"
+    )
+
+
+def test_counts_from_states_ignore_what_a_concurrent_writer_made_negative() -> None:
+    states = Counter({int(RUNNING): 2, int(COMPLETED): 1, int(JobState.REMOVED): 1, int(IDLE): -1})
+    assert counts_of(states) == JobCounts(running=2, completed=1, cancelled=1)
