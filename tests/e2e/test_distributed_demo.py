@@ -74,6 +74,19 @@ def test_demo_campaign_completes_and_a_tracker_restart_loses_nothing(
         wait_until(lambda: _jobs_finished_in_spool(tmp_path), timeout=60)
         stack.start("tracker")
         final = wait_until(lambda: _all_located(stage_statuses(stack)), timeout=180)
+        # the last Located is visible in the database a moment before the campaign
+        # manager has consumed its event (which ends the campaign)
+        wait_until(
+            lambda: (
+                _metric(
+                    stack.metrics("campaign-manager"),
+                    "poms_messages_consumed_total",
+                    type="SubmissionLocated",
+                )
+                >= 3
+            ),
+            timeout=30,
+        )
         exposition = {name: stack.metrics(name) for name in stack.procs}
     except Exception:
         for name in ("campaign-manager", "launcher", "tracker", "web"):
