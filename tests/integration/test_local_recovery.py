@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from poms_shared.catalog.local_recovery import query_for, recovery_files, recovery_kind
+from poms_shared.catalog.local_recovery import query_for, recovery_files
 from poms_shared.db.models import CampaignStage
 from poms_shared.db.session import Database
 from poms_shared.db.tables import (
@@ -20,6 +20,7 @@ from poms_shared.db.tables import (
     SubmissionFile,
 )
 from poms_shared.demo.load import load_samples
+from poms_shared.domain.recovery import recovery_kind
 from poms_shared.domain.statuses import JobState, SubmissionStatus
 
 # input → (status, job state of the reporting job or None, child: "located"/"lost"/"old"/None)

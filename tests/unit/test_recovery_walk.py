@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from poms_campaign_manager.domain.recovery import (
+from poms_shared.domain.recovery import (
     RecoveryStep,
+    check_recovery_type,
+    examined,
     recovery_dataset_name,
     walk_recoveries,
 )
@@ -64,3 +66,18 @@ def test_a_whole_chain_evaluates_every_step_exactly_once():
 
 def test_recovery_dataset_names_carry_the_submission_and_position():
     assert recovery_dataset_name("ab12", 42, 1) == "poms_recover_ab12_42_1"
+
+
+def test_only_known_recovery_types_are_accepted_from_people():
+    assert check_recovery_type(" pending_files ") == "pending_files"
+    assert check_recovery_type("proj_status") == "process_status"  # the old name
+    with pytest.raises(ValueError, match="unknown recovery type 'everything'"):
+        check_recovery_type("everything")
+
+
+def test_entry_zero_examines_the_original_and_later_ones_the_latest_run():
+    assert [examined(i, "original", "latest") for i in range(3)] == [
+        "original",
+        "latest",
+        "latest",
+    ]

@@ -9,6 +9,7 @@ import pytest
 
 from poms_shared.catalog import sam_dims as d
 from poms_shared.catalog.sam_dims import DimsError, SamSubmission
+from poms_shared.domain.recovery import RECOVERY_TYPES, recovery_kind
 
 P = "alice-reco-20250304"
 T = "'2025-03-04T05:06:07+00:00'"
@@ -251,7 +252,7 @@ def _kids(pattern: str) -> str:
     ],
 )
 def test_recovery_type_names_resolve_and_unknown_ones_mean_consumed_status(rtype, kind):
-    assert d.recovery_kind(rtype) == kind
+    assert recovery_kind(rtype) == kind
 
 
 @pytest.mark.parametrize(
@@ -322,7 +323,7 @@ def test_the_delivered_not_consumed_dimension_names_the_project():
     assert f"project_name {P} " in (d.recovery_dims("delivered_not_consumed", SUB) or "")
 
 
-@pytest.mark.parametrize("rtype", [*d.RECOVERY_TYPES, "other"])
+@pytest.mark.parametrize("rtype", [*RECOVERY_TYPES, "other"])
 def test_every_recovery_type_needs_the_submissions_project(rtype):
     with pytest.raises(DimsError, match="SAM project"):
         d.recovery_dims(rtype, sub(project=None), sam_answer="x")

@@ -9,9 +9,7 @@ from poms_campaign_manager.adapters import recovery
 from poms_campaign_manager.adapters import repository as repo
 from poms_campaign_manager.domain.dependents import plan_dependent_launches
 from poms_campaign_manager.domain.launching import LaunchKind, LaunchOptions, decide_launch
-from poms_campaign_manager.domain.recovery import walk_recoveries
 from poms_shared.catalog.factory import make_catalog
-from poms_shared.catalog.local_recovery import RECOVERY_TYPES, recovery_kind
 from poms_shared.contracts.messages import (
     CampaignCompleted,
     LaunchCampaign,
@@ -25,6 +23,7 @@ from poms_shared.db.models import CampaignStage
 from poms_shared.db.submissions import record_status
 from poms_shared.db.tables import Submission
 from poms_shared.domain.dag import campaign_done, choose_leading_stage
+from poms_shared.domain.recovery import RecoveryStep, check_recovery_type, examined, walk_recoveries
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.runtime.service import HandlerRegistry
 from poms_shared.settings import Settings
@@ -144,9 +143,9 @@ def _recover_next(
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
     steps = recovery.recovery_steps(stage.job_type)
 
-    def files_for(index: int, step: recovery.RecoveryStep) -> list[str]:
-        examined = original if index == 0 else current
-        return recovery.files_to_recover(uow.session, examined, step.recovery_type)
+    def files_for(index: int, step: RecoveryStep) -> list[str]:
+        looked_at = examined(index, original, current)
+        return recovery.files_to_recover(uow.session, looked_at, step.recovery_type)
 
     result = walk_recoveries(steps, original.recovery_position or 0, files_for)
     original.recovery_position = result.position
@@ -159,14 +158,7 @@ def _recover_next(
     name = recovery.define_recovery_dataset(
         uow.session, original, result.launch, result.files, step.recovery_type, note
     )
-    opts = LaunchOptions(
-        launcher=original.launcher,
-        dataset=name,
-        test=bool(original.submission_params.get("test")),
-        parent_submission_id=original.submission_id,
-        param_overrides=step.param_overrides,
-        recovery_type=step.recovery_type,
-    )
+    opts = _recovery_options(original, name, step.recovery_type, step.param_overrides)
     if too_many:
         held = repo.hold_launch(uow.session, stage, opts)
         log.warning("submission %s: %s (held launch %s)", original.submission_id, note, held)
@@ -192,10 +184,10 @@ def recover_submission(
 
     if not settings.launch_recoveries:
         return refuse("Recovery submissions are currently disabled.")
-    if cmd.recovery_type.strip() not in (*RECOVERY_TYPES, "proj_status"):
-        return refuse(
-            f"unknown recovery type {cmd.recovery_type!r} (known: {', '.join(RECOVERY_TYPES)})"
-        )
+    try:
+        kind = check_recovery_type(cmd.recovery_type)
+    except ValueError as exc:
+        return refuse(str(exc))
     submission = recovery.lock_submission(uow.session, cmd.submission_id)
     if submission is None:
         return refuse(f"submission {cmd.submission_id} does not exist")
@@ -205,27 +197,38 @@ def recover_submission(
             f"submission {cmd.submission_id} is {status.label}; "
             "only Completed or Located submissions can be recovered"
         )
-    files = recovery.files_to_recover(uow.session, submission, cmd.recovery_type)
+    files = recovery.files_to_recover(uow.session, submission, kind)
     if not files:
         return refuse("No recovery needed, launch skipped.")
     original = submission
     if submission.recovery_parent_id is not None:
         original = uow.session.get(Submission, submission.recovery_parent_id) or submission
-    kind = recovery_kind(cmd.recovery_type)
     name = recovery.define_recovery_dataset(
         uow.session, original, original.recovery_position or 0, files, kind, f"by {cmd.actor}"
     )
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
-    opts = LaunchOptions(
-        launcher=original.launcher,
-        dataset=name,
-        test=bool(original.submission_params.get("test")),
-        parent_submission_id=original.submission_id,
-        actor=cmd.actor,
-        recovery_type=kind,
-    )
+    opts = _recovery_options(original, name, kind, actor=cmd.actor)
     launch_with_options(uow, stage, opts, request_id=cmd.request_id, settings=settings)
     return None
+
+
+def _recovery_options(
+    original: Submission,
+    dataset: str,
+    recovery_type: str,
+    overrides: tuple[tuple[str, str], ...] = (),
+    actor: str | None = None,
+) -> LaunchOptions:
+    """A recovery child of ``original``: its launcher and test flag, on ``dataset``."""
+    return LaunchOptions(
+        launcher=original.launcher,
+        dataset=dataset,
+        test=bool(original.submission_params.get("test")),
+        parent_submission_id=original.submission_id,
+        param_overrides=overrides,
+        actor=actor,
+        recovery_type=recovery_type,
+    )
 
 
 def _launch_dependents(

@@ -11,7 +11,6 @@ from flask import Blueprint, jsonify, request
 from poms_shared.batch.condor_log import CondorLogError, parse_condor_log
 from poms_shared.contracts.messages import JobEvent, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
-from poms_shared.db.tables import Submission
 from poms_web.adapters import actions, queries
 from poms_web.context import web_state
 
@@ -54,8 +53,7 @@ def condor_log(submission_id: int) -> Any:
         for e in parsed
     ]
     with web_state().db.transaction() as session:
-        if session.get(Submission, submission_id) is None:
-            raise queries.NotFound(f"submission {submission_id} does not exist")
+        queries.get_submission(session, submission_id)
         UnitOfWork(session).emit(JobEventsReported(events=events))
     web_state().wake()
     jobs = len({e.batch_job_id for e in events})

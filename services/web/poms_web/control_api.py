@@ -25,13 +25,6 @@ DECISIONS = {
 }
 
 
-def _get_submission(session: Any, submission_id: int) -> Submission:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        raise queries.NotFound(f"submission {submission_id} does not exist")
-    return sub
-
-
 def _control(
     session: Any, subs: list[Submission], action: str, entity: str, entity_id: object
 ) -> list[int]:
@@ -54,7 +47,7 @@ def _control(
 def control_submission(submission_id: int, action: str) -> Any:
     """kill → Removed, cancel → Cancelled, hold / release the jobs (only while ≤ Running)."""
     with web_state().db.transaction() as session:
-        _get_submission(session, submission_id)
+        queries.get_submission(session, submission_id)
         subs = queries.submissions_in_scope(session, submission_id=submission_id)
         if not subs:
             raise actions.BadRequest(
@@ -108,7 +101,7 @@ def decide(submission_id: int, decision: str) -> Any:
     if decision not in DECISIONS:
         raise queries.NotFound(f"no such action {decision!r} on a submission")
     with web_state().db.transaction() as session:
-        sub = _get_submission(session, submission_id)
+        sub = queries.get_submission(session, submission_id)
         current = SubmissionStatus(sub.status_id)
         if decision in ("approve", "reject") and current != SubmissionStatus.AWAITING_APPROVAL:
             raise actions.BadRequest(
@@ -139,7 +132,7 @@ def decide(submission_id: int, decision: str) -> Any:
 def launch_log(submission_id: int) -> Any:
     """The launch output so far (``?tail=N`` for the last N lines)."""
     with web_state().db.transaction() as session:
-        sub = _get_submission(session, submission_id)
+        sub = queries.get_submission(session, submission_id)
         path = sub.launch_log
     if not path or not Path(path).exists():
         raise queries.NotFound(f"submission {submission_id} has no launch log yet")
@@ -153,7 +146,7 @@ def launch_log(submission_id: int) -> Any:
 @bp.post("/submissions/<int:submission_id>/abort")
 def abort(submission_id: int) -> Any:
     with web_state().db.transaction() as session:
-        _get_submission(session, submission_id)
+        queries.get_submission(session, submission_id)
         UnitOfWork(session).emit(AbortLaunch(submission_id=submission_id, actor=actor()))
         record_audit(
             session, actor=actor(), action="abort", entity="submission", entity_id=submission_id

@@ -10,16 +10,17 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from poms_shared.catalog.local_recovery import (
-    RECOVERY_TYPES,
-    query_for,
-    recovery_files,
-    recovery_kind,
-)
+from poms_shared.catalog.local_recovery import query_for, recovery_files
 from poms_shared.contracts.messages import RecoverSubmission
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.tables import LaunchRequest, Submission
+from poms_shared.domain.recovery import (
+    RECOVERY_TYPES,
+    check_recovery_type,
+    examined,
+    recovery_kind,
+)
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_web.adapters import actions, queries
 from poms_web.context import actor, web_state
@@ -27,13 +28,6 @@ from poms_web.stages_api import body_json, launch_answer
 
 bp = Blueprint("recovery", __name__, url_prefix="/api/v1")
 PREVIEW_FILES = 500  # names listed per step; the count is always complete
-
-
-def _submission(session: Session, submission_id: int) -> Submission:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        raise queries.NotFound(f"submission {submission_id} does not exist")
-    return sub
 
 
 def _step(
@@ -61,15 +55,16 @@ def recovery_preview(submission_id: int) -> Any:
     ``jobs`` is the job count when the job type says how many inputs a job takes.
     """
     wanted = request.args.get("type", "").strip()
-    if wanted and wanted not in (*RECOVERY_TYPES, "proj_status"):
-        raise actions.BadRequest(
-            f"unknown recovery type {wanted!r} (known: {', '.join(RECOVERY_TYPES)})"
-        )
+    if wanted:
+        try:
+            wanted = check_recovery_type(wanted)
+        except ValueError as exc:
+            raise actions.BadRequest(str(exc)) from None
     with web_state().db.transaction() as session:
-        sub = _submission(session, submission_id)
+        sub = queries.get_submission(session, submission_id)
         original = sub
         if sub.recovery_parent_id is not None:
-            original = _submission(session, sub.recovery_parent_id)
+            original = queries.get_submission(session, sub.recovery_parent_id)
         position = original.recovery_position or 0
         if wanted:
             steps = [_step(session, sub, position, wanted, [])]
@@ -78,7 +73,7 @@ def recovery_preview(submission_id: int) -> Any:
             steps = [
                 _step(
                     session,
-                    original if index == 0 else sub,
+                    examined(index, original, sub),
                     index,
                     item.recovery_type.name,
                     item.param_overrides,
@@ -106,7 +101,7 @@ def recover(submission_id: int) -> Any:
         raise actions.BadRequest(f"recovery_type is required (one of {', '.join(RECOVERY_TYPES)})")
     request_id = str(uuid.uuid4())
     with web_state().db.transaction() as session:
-        sub = _submission(session, submission_id)
+        sub = queries.get_submission(session, submission_id)
         session.add(
             LaunchRequest(
                 request_id=request_id, campaign_stage_id=sub.campaign_stage_id, actor=actor()
@@ -142,33 +137,33 @@ def _brief(sub: Submission) -> dict[str, Any]:
     }
 
 
+def _briefs(session: Session, *conditions: Any) -> list[dict[str, Any]]:
+    query = select(Submission).where(*conditions).order_by(Submission.submission_id)
+    return [_brief(s) for s in session.scalars(query)]
+
+
+def _brief_of(session: Session, submission_id: int | None) -> dict[str, Any] | None:
+    return _brief(queries.get_submission(session, submission_id)) if submission_id else None
+
+
 @bp.get("/submissions/<int:submission_id>/lineage")
 def lineage(submission_id: int) -> Any:
     """Where a submission came from and what it led to: recoveries and dependents."""
     with web_state().db.transaction() as session:
-        sub = _submission(session, submission_id)
-        recoveries = session.scalars(
-            select(Submission)
-            .where(Submission.recovery_parent_id == submission_id)
-            .order_by(Submission.submission_id)
-        ).all()
-        upstream = sub.submission_params.get("parent")
-        candidates = session.scalars(
-            select(Submission)
-            .where(Submission.submission_id > submission_id)
-            .where(Submission.recovery_parent_id.is_(None))
-            .order_by(Submission.submission_id)
-        )
-        dependents = [s for s in candidates if s.submission_params.get("parent") == submission_id]
-        parent = sub.recovery_parent_id
+        sub = queries.get_submission(session, submission_id)
+        upstream = Submission.submission_params["parent"].as_integer()
         return jsonify(
             {
                 **_brief(sub),
-                "recovery_parent": _brief(_submission(session, parent)) if parent else None,
+                "recovery_parent": _brief_of(session, sub.recovery_parent_id),
                 "recovery_position": sub.recovery_position,
-                "recoveries": [_brief(r) for r in recoveries],
-                "upstream": _brief(_submission(session, upstream)) if upstream else None,
-                "dependents": [_brief(d) for d in dependents],
+                "recoveries": _briefs(session, Submission.recovery_parent_id == submission_id),
+                "upstream": _brief_of(session, sub.submission_params.get("parent")),
+                "dependents": _briefs(
+                    session,
+                    Submission.recovery_parent_id.is_(None),
+                    upstream == submission_id,
+                ),
                 "workflow": sub.submission_params.get("workflow", {}),
             }
         )

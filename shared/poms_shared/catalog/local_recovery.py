@@ -30,22 +30,8 @@ from poms_shared.db.tables import (
     SubmissionFile,
 )
 from poms_shared.domain.patterns import matches_any, split_patterns
+from poms_shared.domain.recovery import recovery_kind
 from poms_shared.domain.statuses import JobState
-
-RECOVERY_TYPES = (
-    "added_files",
-    "consumed_status",
-    "delivered_not_consumed",
-    "pending_files",
-    "process_status",
-)
-ALIASES = {"proj_status": "process_status"}
-
-
-def recovery_kind(recovery_type: str) -> str:
-    """The type's canonical name; unknown names behave as ``consumed_status``."""
-    name = ALIASES.get(recovery_type.strip(), recovery_type.strip())
-    return name if name in RECOVERY_TYPES else "consumed_status"
 
 
 @dataclass(frozen=True)

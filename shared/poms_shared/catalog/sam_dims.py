@@ -14,20 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from poms_shared.domain.patterns import split_patterns
+from poms_shared.domain.recovery import (
+    recovery_dataset_name,
+    recovery_kind,
+)
 
 FILES_PREFIX = "files:"  # the port's "every file whose name is LIKE this" dataset form
-DEFAULT_RECOVERY = "consumed_status"
-RECOVERY_TYPES = (
-    "consumed_status",
-    "process_status",
-    "added_files",
-    "delivered_not_consumed",
-    "pending_files",
-)
 NOT_CONSUMED = "skipped,unknown,delivered,transferred,unconsumed,cancelled"
 PASS_THROUGH_STAGES = ("approval", "datatransfer")
 NO_FILES = "file_name __no_files__"  # selects nothing: an empty definition
-_ALIASES = {"proj_status": "process_status"}
 # Fragments older POMS code emitted that select nothing or everything (Appendix B).
 _NO_OPS = (
     "file_name '%' and ",
@@ -242,17 +237,11 @@ def pass_through_definitions(
 # ---- recovery (§4.2, §4.5) ---------------------------------------------------------------
 
 
-def recovery_kind(recovery_type: str) -> str:
-    """The canonical recovery type; unknown names recover like ``consumed_status``."""
-    kind = _ALIASES.get(recovery_type.strip(), recovery_type.strip())
-    return kind if kind in RECOVERY_TYPES else DEFAULT_RECOVERY
-
-
 def recovery_definition_name(submission_id: int, position: int, token: str | None = None) -> str:
     """``poms_recover_<uuid>_<SID>_<position>``; ``token`` replaces the random uuid."""
     if submission_id < 1 or position < 0:
         raise DimsError(f"bad recovery name inputs: submission {submission_id}, {position}")
-    return f"poms_recover_{name(token or uuid.uuid4().hex, 'token')}_{submission_id}_{position}"
+    return recovery_dataset_name(name(token or uuid.uuid4().hex, "token"), submission_id, position)
 
 
 def process_status_dims(project: str, sam_answer: str | None) -> str | None:

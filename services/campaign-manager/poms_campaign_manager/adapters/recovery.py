@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from poms_campaign_manager.domain.recovery import RecoveryStep, recovery_dataset_name
 from poms_shared.catalog.local import LocalCatalog
 from poms_shared.catalog.local_recovery import query_for, recovery_files
 from poms_shared.db.models import JobType
 from poms_shared.db.tables import Submission
+from poms_shared.domain.recovery import RecoveryStep, recovery_dataset_name
 
 
 def recovery_steps(job_type: JobType) -> list[RecoveryStep]:

@@ -153,11 +153,17 @@ def _submission_summary(sub: Submission) -> dict[str, Any]:
     }
 
 
-def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
-    """Status, history, job counts by state, output files, and why it is not done yet."""
+def get_submission(session: Session, submission_id: int) -> Submission:
+    """The submission, or NotFound (a 404) naming it."""
     sub = session.get(Submission, submission_id)
     if sub is None:
         raise NotFound(f"submission {submission_id} does not exist")
+    return sub
+
+
+def submission_detail(session: Session, submission_id: int) -> dict[str, Any]:
+    """Status, history, job counts by state, output files, and why it is not done yet."""
+    sub = get_submission(session, submission_id)
     history = session.scalars(
         select(SubmissionHistory)
         .where(SubmissionHistory.submission_id == submission_id)
@@ -262,8 +268,7 @@ def submissions_in_scope(
 
 def submission_files(session: Session, submission_id: int) -> dict[str, list[dict[str, Any]]]:
     """The submission's inputs (status, reporting job) and outputs (location, parents)."""
-    if session.get(Submission, submission_id) is None:
-        raise NotFound(f"submission {submission_id} does not exist")
+    get_submission(session, submission_id)
     inputs = session.execute(
         select(File.name, SubmissionFile.status, SubmissionFile.updated, Job.batch_job_id)
         .join(File, File.file_id == SubmissionFile.file_id)

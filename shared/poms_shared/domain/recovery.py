@@ -1,4 +1,9 @@
-"""Walking a job type's recovery list (reference §4.3), each entry exactly once.
+"""Recovery types and walking a job type's recovery list (reference §4.2–4.5).
+
+Shared by the campaign manager (which launches recoveries) and the web (which previews
+them), and by the catalog adapters (which build each type's file set).
+
+Each list entry is evaluated exactly once.
 
 The list belongs to the original submission. Entry 0 examines the original; every later
 entry examines the submission that just finished (the previous recovery), so it only
@@ -12,8 +17,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 Pair = tuple[str, str]
+T = TypeVar("T")
+
+RECOVERY_TYPES = (
+    "consumed_status",
+    "process_status",
+    "added_files",
+    "delivered_not_consumed",
+    "pending_files",
+)
+DEFAULT_RECOVERY = "consumed_status"
+ALIASES = {"proj_status": "process_status"}  # the old name
+
+
+def recovery_kind(recovery_type: str) -> str:
+    """The canonical recovery type; unknown names recover like ``consumed_status``."""
+    kind = ALIASES.get(recovery_type.strip(), recovery_type.strip())
+    return kind if kind in RECOVERY_TYPES else DEFAULT_RECOVERY
+
+
+def check_recovery_type(recovery_type: str) -> str:
+    """The canonical name of a type a person asked for; ``ValueError`` if there is none."""
+    name = recovery_type.strip()
+    if name not in RECOVERY_TYPES and name not in ALIASES:
+        raise ValueError(
+            f"unknown recovery type {recovery_type!r} (known: {', '.join(RECOVERY_TYPES)})"
+        )
+    return recovery_kind(name)
+
+
+def examined(index: int, original: T, current: T) -> T:
+    """The submission a list entry looks at: the original for entry 0, then the latest."""
+    return original if index == 0 else current
 
 
 @dataclass(frozen=True)
