@@ -40,6 +40,7 @@ from poms_shared.db.session import Database
 from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.testing.stack import DistributedStack, campaign_stack
+from poms_shared.testing.submissions import add_submissions
 
 COUNT_ENV = "POMS_BENCH_DEPENDENT_SUBMISSIONS"
 INTERVAL_ENV = "POMS_BENCH_DEPENDENT_INTERVAL"
@@ -98,18 +99,7 @@ def _stage_ids(db: Database) -> dict[str, int]:
 
 def _upstream_submissions(db: Database, stage_id: int, count: int) -> list[int]:
     with db.transaction() as session:
-        rows = [
-            Submission(
-                campaign_stage_id=stage_id,
-                launcher="poms",
-                status_id=int(SubmissionStatus.NEW),
-                submission_params={"dataset": None},
-            )
-            for _ in range(count)
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [r.submission_id for r in rows]
+        return add_submissions(session, stage_id, count, dataset=None)
 
 
 def _wait(what: str, check: Any, timeout: float = TIMEOUT) -> None:

@@ -25,11 +25,10 @@ from poms_shared.contracts import Envelope, new_envelope
 from poms_shared.contracts.messages import JobControl, LaunchSubmission, SubmissionLaunched
 from poms_shared.db.models import CampaignStage
 from poms_shared.db.session import Database
-from poms_shared.db.tables import Submission
 from poms_shared.demo.load import load_samples
-from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.settings import load_settings
 from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
+from poms_shared.testing.submissions import add_submissions
 
 LAUNCHES = 200
 PROBE_INTERVAL = 0.1
@@ -54,18 +53,7 @@ def _submissions(db: Database, count: int) -> list[int]:
         first.job_type.launch_script = "sleep 1; poms-local-submit -- true"
         first.job_type.definition_parameters = []
         first.param_overrides = []
-        rows = [
-            Submission(
-                campaign_stage_id=first.campaign_stage_id,
-                launcher="poms",
-                status_id=int(SubmissionStatus.NEW),
-                submission_params={"dataset": ""},
-            )
-            for _ in range(count)
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [r.submission_id for r in rows]
+        return add_submissions(session, first.campaign_stage_id, count)
 
 
 class _Probe:

@@ -36,12 +36,12 @@ from poms_shared.contracts import encode, new_envelope
 from poms_shared.contracts.messages import JobEvent, JobEventsReported
 from poms_shared.db.models import CampaignStage
 from poms_shared.db.session import Database
-from poms_shared.db.tables import Job, Submission
+from poms_shared.db.tables import Job
 from poms_shared.demo.load import load_samples
-from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.testing.db import postgres_database
 from poms_shared.testing.rabbit import rabbit_vhost
 from poms_shared.testing.stack import DistributedStack
+from poms_shared.testing.submissions import add_submissions
 
 EVENTS_ENV = "POMS_BENCH_INGEST_EVENTS"
 DEFAULT_EVENTS = 200_000
@@ -70,18 +70,7 @@ def _submissions(db: Database, count: int) -> list[int]:
             select(CampaignStage).order_by(CampaignStage.campaign_stage_id)
         ).first()
         assert first is not None
-        rows = [
-            Submission(
-                campaign_stage_id=first.campaign_stage_id,
-                launcher="poms",
-                status_id=int(SubmissionStatus.NEW),
-                submission_params={"dataset": ""},
-            )
-            for _ in range(count)
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [r.submission_id for r in rows]
+        return add_submissions(session, first.campaign_stage_id, count)
 
 
 def _event(n: int, sids: list[int], at: datetime) -> JobEvent:
