@@ -217,6 +217,32 @@ def test_batches_are_acked_together_and_a_poison_message_is_isolated(
     assert headers["x-poms-reason"] == "PermanentError: submission 7 is poison"
 
 
+def test_a_batch_consumer_takes_in_the_next_batch_while_the_handler_works(
+    make_bus: BusFactory, channel: pika.adapters.blocking_connection.BlockingChannel
+) -> None:
+    """Two batches held at once (one handled, the next received and decoded), handled in
+    order, one at a time."""
+    bus = make_bus("test-pipeline")
+    for n in range(15):
+        bus.publish(launch(n))
+    release = threading.Event()
+    handled: list[list[int]] = []
+
+    def ingest(batch: list[Envelope]) -> None:
+        release.wait(15)
+        handled.append([submission_id(envelope) for envelope in batch])
+
+    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=5, max_wait=0.1)
+    bus.start()
+    eventually(lambda: assert_equal(ready_messages(channel, LAUNCHER_COMMANDS.name), 5))
+    assert handled == []  # the first batch is still in the handler
+    release.set()
+    eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(15))))
+    assert all(len(batch) <= 5 for batch in handled)
+    bus.stop()  # anything not acked would be back in the queue now
+    assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
+
+
 def test_a_message_held_by_a_consumer_that_dies_is_redelivered_to_another(
     make_bus: BusFactory, amqp_url: str
 ) -> None:

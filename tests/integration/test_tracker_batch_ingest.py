@@ -443,3 +443,22 @@ def test_reports_on_both_sides_of_a_declaration_move_the_same_job_in_turn(
         f"{sid}.0@{BACKEND}": 2,
         f"{sid}.1@{BACKEND}": 1,
     }
+
+
+def test_a_job_another_writer_inserted_after_the_batch_read_still_obeys_the_rule(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch believes both jobs are new (it read the table before another writer
+    inserted job 0, already ended): the new job is written, the ended one is not moved
+    back to running, and nothing is written twice."""
+    sid = make_submission(database, [])
+    deliver(database, [new_envelope(JobEventsReported(events=[seen(sid, 0, "failed", 1)]))])
+    monkeypatch.setattr(handlers.repo, "stored_jobs", lambda session, keys: {})
+
+    deliver(database, [new_envelope(running(sid, 0, 1, seq=2))])
+
+    jobs = stored(database)
+    assert {key[1]: row.state for key, row in jobs.items()} == {
+        f"{sid}.0@{BACKEND}": JobState.FAILED,
+        f"{sid}.1@{BACKEND}": JobState.RUNNING,
+    }

@@ -12,7 +12,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import (
@@ -67,6 +67,19 @@ class Delivery:
     redelivered: bool = False
     tag: int = 0
     meta: Any = None
+    _decoded: Envelope | MalformedMessage | None = field(default=None, repr=False, compare=False)
+
+    def envelope(self) -> Envelope:
+        """The body decoded, once (a consumer may decode while the handler is busy);
+        MalformedMessage if it cannot be."""
+        if self._decoded is None:
+            try:
+                self._decoded = decode(self.body)
+            except MalformedMessage as exc:
+                self._decoded = exc
+        if isinstance(self._decoded, MalformedMessage):
+            raise self._decoded
+        return self._decoded
 
 
 @dataclass(frozen=True)
@@ -113,7 +126,7 @@ class Dispatcher:
     def one(self, delivery: Delivery, handler: Callable[[Envelope], None]) -> Settlement:
         """Settle a single delivery for a per-message handler."""
         try:
-            envelope = decode(delivery.body)
+            envelope = delivery.envelope()
         except MalformedMessage as exc:
             return Settlement(delivery, Outcome.DEAD_LETTER, reason=describe(exc))
         return self._settle(delivery, envelope, lambda: handler(envelope))
@@ -126,7 +139,7 @@ class Dispatcher:
         good: list[tuple[Delivery, Envelope]] = []
         for delivery in deliveries:
             try:
-                good.append((delivery, decode(delivery.body)))
+                good.append((delivery, delivery.envelope()))
             except MalformedMessage as exc:
                 settled.append(Settlement(delivery, Outcome.DEAD_LETTER, reason=describe(exc)))
         if not good:

@@ -7,12 +7,13 @@ connection, so heartbeats survive long handlers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_when_event_set
 from poms_shared.broker import BatchHandler, Handler, PermanentError
 from poms_shared.broker.errors import Delivery, Dispatcher, Outcome, Settlement, record
 from poms_shared.broker.names import DEAD_LETTER_EXCHANGE, QueueSpec
+from poms_shared.contracts import MalformedMessage
 from poms_shared.metrics import BUS_RECONNECTS
 
 if TYPE_CHECKING:
@@ -44,6 +46,12 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     max_batch: int = 1
     max_wait: float = 0.0
+
+
+def _decode_early(delivery: Delivery) -> None:
+    """Decode now, in the consumer thread; a malformed body is settled with its batch."""
+    with contextlib.suppress(MalformedMessage):
+        delivery.envelope()
 
 
 def close_quietly(connection: Any) -> None:
@@ -107,60 +115,78 @@ class Consumer:
         connection, channel = self.bus.connect(self.role)
         # Confirms on this channel make dead-letter publishes safe before the ack.
         channel.confirm_delivery()
+        # A batch consumer holds two batches: the next one arrives (and is decoded)
+        # while the handler works on the current one.
         batch = self.sub.batch_handler is not None
-        channel.basic_qos(prefetch_count=self.sub.max_batch if batch else self.bus.prefetch)
+        channel.basic_qos(prefetch_count=2 * self.sub.max_batch if batch else self.bus.prefetch)
         return connection, channel
 
     def _consume(self, connection: Any, channel: Any, handlers: ThreadPoolExecutor) -> None:
+        """Receive, cut batches, hand each to the handler thread; a batch consumer cuts
+        (and decodes) the next batch while the previous one is handled, one in flight."""
         sub = self.sub
-        idle = self.bus.poll_interval
-        if sub.batch_handler is not None:
-            idle = min(idle, sub.max_wait)
+        batched = sub.batch_handler is not None
+        idle = min(self.bus.poll_interval, sub.max_wait) if batched else self.bus.poll_interval
         pending: list[Delivery] = []
+        in_flight: Future[list[Settlement]] | None = None
         deadline = 0.0
-        for method, properties, body in channel.consume(
-            self.queue, inactivity_timeout=max(idle, 0.01)
-        ):
-            if method is not None:
-                if not pending:
-                    deadline = time.monotonic() + sub.max_wait
-                pending.append(Delivery(body, method.redelivered, method.delivery_tag, properties))
-            stopping = self.stopping.is_set()
-            full = len(pending) >= sub.max_batch or time.monotonic() >= deadline
-            if pending and (method is None or stopping or full):
-                self._process(connection, channel, handlers, pending)
-                pending = []
-            if stopping:
-                channel.cancel()
-                return
-        log.warning("%s was cancelled by the broker", self.role)
-
-    def _process(
-        self, connection: Any, channel: Any, handlers: ThreadPoolExecutor, pending: list[Delivery]
-    ) -> None:
-        job: Callable[[], list[Settlement]]
-        if self.sub.batch_handler is not None:
-            job = functools.partial(self.dispatcher.batch, pending, self.sub.batch_handler)
-        else:
-            handler = self.sub.handler
-            assert handler is not None
-            job = lambda: [self.dispatcher.one(pending[0], handler)]  # noqa: E731
-        future = handlers.submit(job)
         try:
-            while True:
-                try:
-                    settlements = future.result(timeout=1.0)
+            for method, properties, body in channel.consume(
+                self.queue, inactivity_timeout=max(idle, 0.01)
+            ):
+                if method is not None:
+                    if not pending:
+                        deadline = time.monotonic() + sub.max_wait
+                    delivery = Delivery(body, method.redelivered, method.delivery_tag, properties)
+                    pending.append(delivery)
+                    if batched:
+                        _decode_early(delivery)
+                if in_flight is not None and in_flight.done():
+                    self._settle(channel, in_flight.result())
+                    in_flight = None
+                stopping = self.stopping.is_set()
+                full = len(pending) >= sub.max_batch or time.monotonic() >= deadline
+                if pending and (method is None or stopping or full):
+                    if in_flight is not None:  # one batch in flight: settle it first
+                        self._settle(channel, self._wait(connection, in_flight))
+                    in_flight = handlers.submit(self._job(pending))
+                    pending = []
+                    if not batched:
+                        self._settle(channel, self._wait(connection, in_flight))
+                        in_flight = None
+                if stopping:
                     break
-                except TimeoutError:
-                    # A long handler: answer heartbeats so the broker keeps the connection.
-                    connection.process_data_events(0)
+            else:
+                log.warning("%s was cancelled by the broker", self.role)
+            if in_flight is not None:
+                self._settle(channel, self._wait(connection, in_flight))
+                in_flight = None
+            if self.stopping.is_set():
+                channel.cancel()
         except BaseException:
             # The connection died under a running handler and the broker requeues its
             # messages: reconnect only once it is done, or the stuck handler's consumer
             # would grab the redeliveries and hold them hostage.
-            wait_futures([future])
+            if in_flight is not None:
+                wait_futures([in_flight])
             raise
-        self._settle(channel, settlements)
+
+    def _job(self, pending: list[Delivery]) -> Callable[[], list[Settlement]]:
+        if self.sub.batch_handler is not None:
+            return functools.partial(self.dispatcher.batch, pending, self.sub.batch_handler)
+        handler = self.sub.handler
+        assert handler is not None
+        return lambda: [self.dispatcher.one(pending[0], handler)]
+
+    @staticmethod
+    def _wait(connection: Any, future: Future[list[Settlement]]) -> list[Settlement]:
+        """The handler's settlements; meanwhile answer heartbeats, so the broker keeps
+        the connection through a long handler."""
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except TimeoutError:
+                connection.process_data_events(0)
 
     def _settle(self, channel: Any, settlements: list[Settlement]) -> None:
         if len(settlements) > 1 and all(s.outcome is Outcome.ACK for s in settlements):
