@@ -20,9 +20,10 @@ run: venv
 	POMS_MODE=embedded $(BIN)/poms-run
 
 ## up: distributed mode — four processes over the local RabbitMQ and PostgreSQL
+## (on loopback, with the development login; real deployments use deploy/)
 up: venv
 	deploy/ensure-services.sh
-	$(PY) -m poms_shared.runtime.distributed
+	POMS_DEV_USER=$${POMS_DEV_USER-poms} $(PY) -m poms_shared.runtime.distributed
 
 services:
 	deploy/ensure-services.sh

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shlex
 import socket
@@ -71,6 +72,9 @@ class Settings:
     sam_retries: int = 5
     sam_cert: str = ""
     sam_key: str = ""
+    sso_header: str = "X-Shib-Userid"  # who the trusted proxy says the user is
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose sso_header is believed
+    dev_user: str = "poms"  # LOCAL DEVELOPMENT LOGIN: requests without credentials act as this
 
     @property
     def web_url(self) -> str:
@@ -93,6 +97,17 @@ class Settings:
 
 def _optional_names(name: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in os.environ.get(name, "").split(",") if n.strip())
+
+
+def _networks(name: str) -> tuple[str, ...]:
+    """Addresses or CIDR networks, comma separated; ValueError naming a bad one."""
+    found = _optional_names(name)
+    for item in found:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{name}: {item!r} is not an IP address or network") from None
+    return found
 
 
 def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -160,6 +175,9 @@ def load_settings(**overrides: object) -> Settings:
         "sam_retries": _number("POMS_SAM_RETRIES", "5", int),
         "sam_cert": _env("POMS_SAM_CERT", ""),
         "sam_key": _env("POMS_SAM_KEY", ""),
+        "sso_header": _env("POMS_SSO_HEADER", Settings.sso_header),
+        "trusted_proxies": _networks("POMS_TRUSTED_PROXIES"),
+        "dev_user": _env("POMS_DEV_USER", "poms" if mode == "embedded" else ""),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

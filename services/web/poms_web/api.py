@@ -11,8 +11,10 @@ from poms_shared.db.audit import record_audit
 from poms_shared.db.campaigns import load_campaign_spec, save_campaign
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.dag import choose_leading_stage
+from poms_shared.domain.permissions import Act, Owner
 from poms_shared.ini.parser import parse_ini
 from poms_shared.ini.writer import write_ini
+from poms_web import auth
 from poms_web.adapters import queries
 from poms_web.context import actor, experiment_param, web_state
 
@@ -22,7 +24,8 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.get("/campaigns")
 def list_campaigns() -> Any:
     with web_state().db.transaction() as session:
-        items = queries.list_campaigns(session, request.args.get("experiment") or None)
+        acting = auth.authorize(session, Act.VIEW)
+        items = queries.list_campaigns(session, acting.experiment)
     return jsonify({"items": items, "total": len(items)})
 
 
@@ -30,6 +33,7 @@ def list_campaigns() -> Any:
 def get_campaign(name: str) -> Any:
     with web_state().db.transaction() as session:
         campaign = queries.find_campaign(session, experiment_param(), name)
+        auth.may(session, Act.VIEW, campaign)
         return jsonify(queries.campaign_detail(session, campaign))
 
 
@@ -39,6 +43,7 @@ def launch_campaign(name: str) -> Any:
     body = request.get_json(silent=True) or {}
     with web_state().db.transaction() as session:
         campaign = queries.find_campaign(session, experiment_param(), name)
+        auth.may(session, Act.DO, campaign)
         stages, edges = queries.campaign_graph(session, campaign)
         leader = choose_leading_stage(campaign.name, stages, edges)
         uow = UnitOfWork(session)
@@ -71,6 +76,7 @@ def launch_campaign(name: str) -> Any:
 @bp.get("/campaigns/<name>/ini")
 def export_ini(name: str) -> Any:
     with web_state().db.transaction() as session:
+        auth.may(session, Act.VIEW, queries.find_campaign(session, experiment_param(), name))
         spec = load_campaign_spec(session, experiment=experiment_param(), name=name)
     text = write_ini(spec, full=request.args.get("full", "1") != "0")
     return Response(
@@ -107,8 +113,15 @@ def upload_ini() -> Any:
         ), 400
     spec = parse_ini(text)
     experiment = request.args.get("experiment") or spec.experiment or experiment_param()
-    role = request.args.get("role") or spec.poms_role or "production"
     with web_state().db.transaction() as session:
+        existing = queries.campaign_or_none(session, experiment, spec.name)
+        if existing is not None:
+            acting = auth.may(session, Act.MODIFY, existing)
+        else:
+            acting = auth.authorize(
+                session, Act.CREATE, Owner(experiment), experiment=experiment, role=spec.poms_role
+            )
+        role = auth.creator_role(acting, spec.poms_role)
         before = queries.campaign_ini_or_none(session, experiment, spec.name)
         result = save_campaign(session, spec, experiment=experiment, actor=actor(), role=role)
         record_audit(
@@ -135,4 +148,5 @@ def upload_ini() -> Any:
 @bp.get("/submissions/<int:submission_id>")
 def get_submission(submission_id: int) -> Any:
     with web_state().db.transaction() as session:
+        auth.may_submission(session, Act.VIEW, queries.get_submission(session, submission_id))
         return jsonify(queries.submission_detail(session, submission_id))

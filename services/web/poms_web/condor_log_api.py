@@ -11,6 +11,8 @@ from flask import Blueprint, jsonify, request
 from poms_shared.batch.condor_log import CondorLogError, parse_condor_log
 from poms_shared.contracts.messages import JobEvent, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
+from poms_shared.domain.permissions import Act
+from poms_web import auth
 from poms_web.adapters import actions, queries
 from poms_web.context import web_state
 
@@ -53,7 +55,7 @@ def condor_log(submission_id: int) -> Any:
         for e in parsed
     ]
     with web_state().db.transaction() as session:
-        queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
         UnitOfWork(session).emit(JobEventsReported(events=events))
     web_state().wake()
     jobs = len({e.batch_job_id for e in events})

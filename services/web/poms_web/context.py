@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from poms_shared.db.session import Database
 from poms_shared.settings import Settings
@@ -29,9 +28,8 @@ def experiment_param() -> str:
 
 
 def actor() -> str:
-    """The acting user.
-
-    LOCAL DEVELOPMENT IDENTITY: until SSO and API tokens exist, every request acts as
-    ``POMS_DEV_USER`` (default ``poms``). Do not expose this server beyond loopback.
-    """
-    return os.environ.get("POMS_DEV_USER", "poms")
+    """The requester's user name (identified before the request reached its view)."""
+    person = g.get("poms_person")
+    if person is None:
+        raise RuntimeError("no identified requester: the request skipped identification")
+    return str(person.username)

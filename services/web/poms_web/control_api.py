@@ -11,7 +11,9 @@ from poms_shared.contracts.messages import AbortLaunch, JobControl, SetSubmissio
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.tables import Submission
+from poms_shared.domain.permissions import Act
 from poms_shared.domain.statuses import SubmissionStatus
+from poms_web import auth
 from poms_web.adapters import actions, queries
 from poms_web.context import actor, experiment_param, web_state
 
@@ -47,7 +49,7 @@ def _control(
 def control_submission(submission_id: int, action: str) -> Any:
     """kill → Removed, cancel → Cancelled, hold / release the jobs (only while ≤ Running)."""
     with web_state().db.transaction() as session:
-        queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
         subs = queries.submissions_in_scope(session, submission_id=submission_id)
         if not subs:
             raise actions.BadRequest(
@@ -61,7 +63,7 @@ def control_submission(submission_id: int, action: str) -> Any:
 @bp.post(f"/stages/<int:stage_id>/jobs/<{JOB_ACTIONS}:action>")
 def control_stage(stage_id: int, action: str) -> Any:
     with web_state().db.transaction() as session:
-        actions.get_stage(session, stage_id)
+        auth.may(session, Act.DO, actions.get_stage(session, stage_id))
         subs = queries.submissions_in_scope(session, stage_ids=[stage_id])
         ids = _control(session, subs, action, "stage", stage_id)
     web_state().wake()
@@ -72,6 +74,7 @@ def control_stage(stage_id: int, action: str) -> Any:
 def control_campaign(name: str, action: str) -> Any:
     with web_state().db.transaction() as session:
         campaign = queries.find_campaign(session, experiment_param(), name)
+        auth.may(session, Act.DO, campaign)
         stage_ids = [s.campaign_stage_id for s in campaign.stages]
         subs = queries.submissions_in_scope(session, stage_ids=stage_ids)
         ids = _control(session, subs, action, "campaign", campaign.campaign_id)
@@ -84,6 +87,7 @@ def pause_campaign(name: str, action: str) -> Any:
     """Pause: every stage queues its launches; resume: release them and replay."""
     with web_state().db.transaction() as session:
         campaign = queries.find_campaign(session, experiment_param(), name)
+        auth.may(session, Act.DO, campaign)
         uow = UnitOfWork(session)
         replayed: list[int] = []
         for stage in campaign.stages:
@@ -102,6 +106,7 @@ def decide(submission_id: int, decision: str) -> Any:
         raise queries.NotFound(f"no such action {decision!r} on a submission")
     with web_state().db.transaction() as session:
         sub = queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.DO, sub)
         current = SubmissionStatus(sub.status_id)
         if decision in ("approve", "reject") and current != SubmissionStatus.AWAITING_APPROVAL:
             raise actions.BadRequest(
@@ -133,6 +138,7 @@ def launch_log(submission_id: int) -> Any:
     """The launch output so far (``?tail=N`` for the last N lines)."""
     with web_state().db.transaction() as session:
         sub = queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.VIEW, sub)
         path = sub.launch_log
     if not path or not Path(path).exists():
         raise queries.NotFound(f"submission {submission_id} has no launch log yet")
@@ -146,7 +152,7 @@ def launch_log(submission_id: int) -> Any:
 @bp.post("/submissions/<int:submission_id>/abort")
 def abort(submission_id: int) -> Any:
     with web_state().db.transaction() as session:
-        queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
         UnitOfWork(session).emit(AbortLaunch(submission_id=submission_id, actor=actor()))
         record_audit(
             session, actor=actor(), action="abort", entity="submission", entity_id=submission_id

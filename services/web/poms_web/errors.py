@@ -49,9 +49,12 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
             return exc
-        return respond(
+        body, status = respond(
             exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""
         )
+        if status == 401:
+            body.headers["WWW-Authenticate"] = 'Bearer realm="poms"'
+        return body, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -18,6 +18,8 @@ from poms_shared.contracts.messages import FilesDeclared, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import Experiment
 from poms_shared.db.tables import Job, Submission
+from poms_shared.domain.permissions import Act
+from poms_web import auth
 from poms_web.adapters import actions, queries
 from poms_web.context import web_state
 from poms_web.errors import error_body
@@ -114,6 +116,10 @@ def _check_submissions(session: Session, wanted: list[int], field: str) -> None:
     for index, sid in enumerate(wanted):
         if sid not in known:
             raise BadField(field.format(index), f"submission {sid} does not exist")
+    for sid in sorted(known):  # reporting on a submission is operating it
+        submission = session.get(Submission, sid)
+        assert submission is not None
+        auth.may_submission(session, Act.DO, submission)
 
 
 def _resolve_submission(session: Session, evt: FilesDeclared) -> FilesDeclared:
@@ -136,6 +142,7 @@ def _resolve_submission(session: Session, evt: FilesDeclared) -> FilesDeclared:
         raise BadField(
             "experiment", f"submission {sid} belongs to experiment {submission.stage.experiment!r}"
         )
+    auth.may_submission(session, Act.DO, submission)
     return evt.model_copy(update={"submission_id": sid})
 
 
@@ -143,6 +150,7 @@ def _resolve_submission(session: Session, evt: FilesDeclared) -> FilesDeclared:
 def submission_files(submission_id: int) -> Any:
     """Inputs with their status, outputs with location and parents, and the counts (§10.4)."""
     with web_state().db.transaction() as session:
+        auth.may_submission(session, Act.VIEW, queries.get_submission(session, submission_id))
         files = queries.submission_files(session, submission_id)
     return jsonify({"submission_id": submission_id, **files, "counts": file_counts(**files)})
 

@@ -14,6 +14,8 @@ from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import LoginSetup
 from poms_shared.domain import login_tests
+from poms_shared.domain.permissions import Act
+from poms_web import auth
 from poms_web.adapters import queries
 from poms_web.context import actor, experiment_param, web_state
 
@@ -51,9 +53,10 @@ def _log_url(login_setup_id: int, name: str) -> str:
 def list_login_setups() -> Any:
     """The experiment's login setups (``?experiment=``), by name."""
     with web_state().db.transaction() as session:
+        acting = auth.authorize(session, Act.VIEW, experiment=experiment_param())
         rows = session.scalars(
             select(LoginSetup)
-            .where(LoginSetup.experiment == experiment_param())
+            .where(LoginSetup.experiment == (acting.experiment or experiment_param()))
             .order_by(LoginSetup.name)
         )
         items = [_info(row) for row in rows]
@@ -63,7 +66,9 @@ def list_login_setups() -> Any:
 @bp.get("/login-setups/<int:login_setup_id>")
 def get_login_setup(login_setup_id: int) -> Any:
     with web_state().db.transaction() as session:
-        return jsonify(_info(_get(session, login_setup_id)))
+        row = _get(session, login_setup_id)
+        auth.may(session, Act.VIEW, row)
+        return jsonify(_info(row))
 
 
 @bp.post("/login-setups/<int:login_setup_id>/test")
@@ -76,7 +81,7 @@ def test_login_setup(login_setup_id: int) -> Any:
         n += 1
         unique = f"{name}.{n}"
     with web_state().db.transaction() as session:
-        _get(session, login_setup_id)
+        auth.may(session, Act.DO, _get(session, login_setup_id))
         UnitOfWork(session).emit(
             TestLoginSetup(login_setup_id=login_setup_id, actor=actor(), log_name=unique)
         )
@@ -101,7 +106,7 @@ def test_login_setup(login_setup_id: int) -> Any:
 def list_tests(login_setup_id: int) -> Any:
     """The login setup's test logs, newest first, each with how it ended."""
     with web_state().db.transaction() as session:
-        _get(session, login_setup_id)
+        auth.may(session, Act.VIEW, _get(session, login_setup_id))
     folder = _logs_dir(login_setup_id)
     paths = sorted(
         (p for p in folder.iterdir() if login_tests.valid_log_name(p.name))
@@ -128,6 +133,8 @@ def test_log(login_setup_id: int, name: str) -> Any:
     """The test's output so far (``?tail=N``); ``X-POMS-Outcome`` says how it ended."""
     if not login_tests.valid_log_name(name):
         raise queries.NotFound(f"{name!r} is not a login setup test log")
+    with web_state().db.transaction() as session:
+        auth.may(session, Act.VIEW, _get(session, login_setup_id))
     path = _logs_dir(login_setup_id) / name
     if not path.is_file():
         raise queries.NotFound(f"login setup {login_setup_id} has no test log {name!r} (yet)")

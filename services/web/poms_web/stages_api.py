@@ -8,8 +8,12 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
+from poms_shared.db.models import CampaignStage
 from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, Submission
+from poms_shared.domain.permissions import Act
+from poms_web import auth
 from poms_web.adapters import actions, queries
 from poms_web.adapters.stage_edit import edit_stage
 from poms_web.context import actor, web_state
@@ -31,7 +35,9 @@ def body_json() -> dict[str, Any]:
 @bp.get("/stages/<int:stage_id>")
 def get_stage(stage_id: int) -> Any:
     with web_state().db.transaction() as session:
-        return jsonify(queries.stage_info(session, actions.get_stage(session, stage_id)))
+        stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.VIEW, stage)
+        return jsonify(queries.stage_info(session, stage))
 
 
 @bp.patch("/stages/<int:stage_id>")
@@ -40,6 +46,7 @@ def patch_stage(stage_id: int) -> Any:
     body = body_json()
     with web_state().db.transaction() as session:
         stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.MODIFY, stage)
         changed = edit_stage(session, stage, actor(), body)
         return jsonify({"changed": changed, "stage": queries.stage_info(session, stage)})
 
@@ -50,6 +57,7 @@ def launch_stage(stage_id: int) -> Any:
     body = body_json()
     with web_state().db.transaction() as session:
         stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.DO, stage)
         request_id = actions.request_launch(UnitOfWork(session), stage, actor(), body)
     web_state().wake()
     return launch_answer(request_id, bool(body.get("commands_only")))
@@ -60,6 +68,7 @@ def test_job_type(job_type_id: int) -> Any:
     """Test-launch a job type on its ``_test_<name>`` stage (created on first use)."""
     body = {**body_json(), "test": True}
     with web_state().db.transaction() as session:
+        auth.may(session, Act.DO, actions.get_job_type(session, job_type_id))
         stage = actions.job_type_test_stage(session, job_type_id, actor())
         request_id = actions.request_launch(UnitOfWork(session), stage, actor(), body)
     web_state().wake()
@@ -92,8 +101,8 @@ def launch_answer(request_id: str, commands_only: bool) -> Any:
     return jsonify(answer), 202
 
 
-def _wait_for(probe: Any, timeout: float = LAUNCH_WAIT) -> Any:
-    deadline = time.monotonic() + timeout
+def _wait_for(probe: Any) -> Any:
+    deadline = time.monotonic() + LAUNCH_WAIT
     while True:
         with web_state().db.transaction() as session:
             value = probe(session)
@@ -127,6 +136,7 @@ def hold_stage(stage_id: int, action: str) -> Any:
     """hold/queue: future launches become held launches; release: replay them."""
     with web_state().db.transaction() as session:
         stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.DO, stage)
         actions.set_stage_hold(session, stage, actor(), hold=action != "release")
         replayed = actions.replay_held(UnitOfWork(session), stage_id) if action == "release" else []
     web_state().wake()
@@ -136,6 +146,7 @@ def hold_stage(stage_id: int, action: str) -> Any:
 @bp.post("/launches/<any(hold, release):action>")
 def global_hold(action: str) -> Any:
     with web_state().db.transaction() as session:
+        auth.authorize(session, Act.ADMIN)
         actions.set_global_hold(session, actor(), hold=action == "hold")
         replayed = actions.replay_held(UnitOfWork(session)) if action == "release" else []
     web_state().wake()
@@ -145,7 +156,10 @@ def global_hold(action: str) -> Any:
 @bp.get("/held-launches")
 def list_held() -> Any:
     with web_state().db.transaction() as session:
+        acting = auth.authorize(session, Act.VIEW)
         query = select(HeldLaunch).order_by(HeldLaunch.created)
+        if acting.experiment is not None:
+            query = query.join(CampaignStage).where(CampaignStage.experiment == acting.experiment)
         if request.args.get("stage_id", "").isdigit():
             query = query.where(HeldLaunch.campaign_stage_id == int(request.args["stage_id"]))
         items = [queries.held_launch_info(h) for h in session.scalars(query)]
@@ -158,6 +172,15 @@ def remove_held(held_id: int) -> Any:
         held = session.get(HeldLaunch, held_id)
         if held is None:
             raise queries.NotFound(f"held launch {held_id} does not exist")
+        auth.may(session, Act.DO, actions.get_stage(session, held.campaign_stage_id))
+        record_audit(
+            session,
+            actor=actor(),
+            action="remove_held_launch",
+            entity="stage",
+            entity_id=held.campaign_stage_id,
+            before=queries.held_launch_info(held),
+        )
         session.delete(held)
     return jsonify({"removed": held_id})
 
@@ -166,6 +189,7 @@ def remove_held(held_id: int) -> Any:
 def schedule(stage_id: int) -> Any:
     with web_state().db.transaction() as session:
         stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.VIEW if request.method == "GET" else Act.MODIFY, stage)
         row = session.scalar(select(Schedule).where(Schedule.campaign_stage_id == stage_id))
         if request.method == "PUT":
             row = actions.set_schedule(session, stage, str(body_json().get("cron", "")), actor())
@@ -179,5 +203,6 @@ def schedule(stage_id: int) -> Any:
 def split_position(stage_id: int) -> Any:
     with web_state().db.transaction() as session:
         stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.MODIFY, stage)
         actions.set_split_position(session, stage, actor(), body_json())
         return jsonify({"stage_id": stage_id, "cs_last_split": stage.cs_last_split})

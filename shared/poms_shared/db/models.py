@@ -57,6 +57,25 @@ class Membership(Base):
     )
 
 
+class ApiToken(Base):
+    """A bearer token for scripts: only its SHA-256 is kept; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experimenter_id: Mapped[int] = mapped_column(
+        ForeignKey("experimenters.experimenter_id"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # to recognise it in a list
+    experiment: Mapped[str | None] = mapped_column(ForeignKey("experiments.experiment"))
+    role: Mapped[str | None] = mapped_column(String(32))
+    created: Mapped[datetime] = mapped_column(default=utcnow)
+    expires: Mapped[datetime | None]
+    revoked: Mapped[datetime | None]
+    last_used: Mapped[datetime | None]
+
+
 class _Owned:
     """Ownership and audit columns shared by the configuration tables."""
 

@@ -44,6 +44,8 @@ class DistributedStack:
             "POMS_VAR_DIR": str(var_dir),
             "POMS_WEB_PORT": str(self.web_port),
             "POMS_POLL_INTERVAL": "0.5",
+            # The tests drive the API as the development login unless they pass "" here.
+            "POMS_DEV_USER": "poms",
             **(extra_env or {}),
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}

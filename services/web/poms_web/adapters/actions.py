@@ -30,6 +30,13 @@ def get_stage(session: Session, stage_id: int) -> CampaignStage:
     return stage
 
 
+def get_job_type(session: Session, job_type_id: int) -> JobType:
+    job_type = session.get(JobType, job_type_id)
+    if job_type is None:
+        raise NotFound(f"job type {job_type_id} does not exist")
+    return job_type
+
+
 def experimenter(session: Session, username: str) -> Experimenter:
     """The person's row, created on first use."""
     person = session.scalar(select(Experimenter).where(Experimenter.username == username))
@@ -202,9 +209,7 @@ def set_split_position(
 
 def job_type_test_stage(session: Session, job_type_id: int, actor: str) -> CampaignStage:
     """The stage ``_test_<job type>`` used to try a job type, created on first use."""
-    job_type = session.get(JobType, job_type_id)
-    if job_type is None:
-        raise NotFound(f"job type {job_type_id} does not exist")
+    job_type = get_job_type(session, job_type_id)
     name = f"_test_{job_type.name}"
     stage = session.scalar(
         select(CampaignStage).where(

@@ -32,10 +32,14 @@ class NotFound(LookupError):
     """The thing asked for does not exist."""
 
 
-def find_campaign(session: Session, experiment: str, name: str) -> Campaign:
-    campaign = session.scalar(
+def campaign_or_none(session: Session, experiment: str, name: str) -> Campaign | None:
+    return session.scalar(
         select(Campaign).where(Campaign.experiment == experiment, Campaign.name == name)
     )
+
+
+def find_campaign(session: Session, experiment: str, name: str) -> Campaign:
+    campaign = campaign_or_none(session, experiment, name)
     if campaign is None:
         raise NotFound(f"campaign {name!r} was not found in experiment {experiment!r}")
     return campaign

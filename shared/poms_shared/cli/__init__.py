@@ -1,0 +1,1 @@
+"""The ``poms`` command line."""
