@@ -52,7 +52,7 @@ def watch(settings: Settings, stop: threading.Event, since: int = 0) -> bool:
     Located one, not that an earlier run once finished.
     """
     shown: list[str] = []
-    while not stop.is_set():
+    while True:  # one last look after a stop: the campaign may have finished meanwhile
         detail = api(settings, DETAIL_PATH)
         lines = progress_lines(detail, since)
         if lines != shown:
@@ -63,8 +63,9 @@ def watch(settings: Settings, stop: threading.Event, since: int = 0) -> bool:
         if detail["state"] == "done" and all(s and s["status"] == "Located" for s in latest):
             print(f"campaign {DEMO_CAMPAIGN} is done: every stage has a Located submission.")
             return True
+        if stop.is_set():
+            return False
         stop.wait(1.0)
-    return False
 
 
 def launch_demo(settings: Settings) -> int:
