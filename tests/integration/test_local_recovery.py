@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from poms_shared.catalog.facts import submission_facts
+from poms_shared.catalog.local import LocalCatalog
 from poms_shared.catalog.local_recovery import query_for, recovery_files
 from poms_shared.db.models import CampaignStage
 from poms_shared.db.session import Database
@@ -20,7 +22,7 @@ from poms_shared.db.tables import (
     SubmissionFile,
 )
 from poms_shared.demo.load import load_samples
-from poms_shared.domain.recovery import recovery_kind
+from poms_shared.domain.recovery import RECOVERY_TYPES, recovery_kind
 from poms_shared.domain.statuses import JobState, SubmissionStatus
 
 # input → (status, job state of the reporting job or None, child: "located"/"lost"/"old"/None)
@@ -115,6 +117,18 @@ def test_each_recovery_type_selects_its_files(database, submission_id, recovery_
         sub = session.get(Submission, submission_id)
         assert sub is not None
         assert recovery_files(session, query_for(sub, recovery_type)) == expected
+
+
+@pytest.mark.parametrize("recovery_type", [*RECOVERY_TYPES, "proj_status", "something_else"])
+def test_the_local_adapter_answers_the_port_with_the_same_sets(
+    database, submission_id, recovery_type
+):
+    with database.transaction() as session:
+        sub = session.get(Submission, submission_id)
+        assert sub is not None
+        found = LocalCatalog(session).recovery_set(submission_facts(sub), recovery_type)
+        assert list(found.files) == recovery_files(session, query_for(sub, recovery_type))
+        assert (found.query, found.note) == ("", "")
 
 
 def test_unknown_types_are_treated_as_consumed_status():

@@ -10,6 +10,8 @@ from poms_campaign_manager.adapters import repository as repo
 from poms_campaign_manager.domain.dependents import plan_dependent_launches
 from poms_campaign_manager.domain.launching import LaunchKind, LaunchOptions, decide_launch
 from poms_shared.catalog.factory import make_catalog
+from poms_shared.catalog.facts import submission_facts
+from poms_shared.catalog.port import CatalogError, RecoverySet
 from poms_shared.contracts.messages import (
     CampaignCompleted,
     LaunchCampaign,
@@ -139,15 +141,23 @@ def on_submission_located(
 def _recover_next(
     uow: UnitOfWork, original: Submission, current: Submission, settings: Settings
 ) -> bool:
-    """Walk the job type's recovery list on from the original's position (§4.3)."""
+    """Walk the job type's recovery list on from the original's position (§4.3); a
+    catalog failure raises, so the Located event is retried, never the recovery skipped."""
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
     steps = recovery.recovery_steps(stage.job_type)
+    start = original.recovery_position or 0
+    if start >= len(steps):  # nothing left to ask the catalog about
+        original.recovery_position = start
+        return False
+    catalog = make_catalog(settings, uow.session, experiment=stage.experiment)
+    found: dict[int, RecoverySet] = {}
 
-    def files_for(index: int, step: RecoveryStep) -> list[str]:
+    def files_for(index: int, step: RecoveryStep) -> tuple[str, ...]:
         looked_at = examined(index, original, current)
-        return recovery.files_to_recover(uow.session, looked_at, step.recovery_type)
+        found[index] = recovery.recovery_set(catalog, looked_at, step.recovery_type)
+        return found[index].files
 
-    result = walk_recoveries(steps, original.recovery_position or 0, files_for)
+    result = walk_recoveries(steps, start, files_for)
     original.recovery_position = result.position
     if result.launch is None:
         return False
@@ -156,7 +166,7 @@ def _recover_next(
     too_many = cap > 0 and len(result.files) > cap
     note = f"{len(result.files)} files exceed the recovery cap of {cap}: held" if too_many else ""
     name = recovery.define_recovery_dataset(
-        uow.session, original, result.launch, result.files, step.recovery_type, note
+        catalog, original, result.launch, found[result.launch], step.recovery_type, note
     )
     opts = _recovery_options(original, name, step.recovery_type, step.param_overrides)
     if too_many:
@@ -176,7 +186,8 @@ def _recover_next(
 def recover_submission(
     cmd: RecoverSubmission, *, uow: UnitOfWork, settings: Settings | None = None
 ) -> None:
-    """A person's recovery of one type; refused with a reason when there is nothing to do."""
+    """A person's recovery of one type; refused with a reason when there is nothing to do
+    or the catalog cannot be asked (the person sees why and may ask again)."""
     settings = settings or Settings()
 
     def refuse(reason: str) -> None:
@@ -197,15 +208,19 @@ def recover_submission(
             f"submission {cmd.submission_id} is {status.label}; "
             "only Completed or Located submissions can be recovered"
         )
-    files = recovery.files_to_recover(uow.session, submission, kind)
-    if not files:
-        return refuse("No recovery needed, launch skipped.")
     original = submission
     if submission.recovery_parent_id is not None:
         original = uow.session.get(Submission, submission.recovery_parent_id) or submission
-    name = recovery.define_recovery_dataset(
-        uow.session, original, original.recovery_position or 0, files, kind, f"by {cmd.actor}"
-    )
+    try:
+        catalog = make_catalog(settings, uow.session, experiment=original.stage.experiment)
+        found = recovery.recovery_set(catalog, submission, kind)
+        if not found.files:
+            return refuse(found.note or "No recovery needed, launch skipped.")
+        position = original.recovery_position or 0
+        note = f"by {cmd.actor}"
+        name = recovery.define_recovery_dataset(catalog, original, position, found, kind, note)
+    except CatalogError as exc:
+        return refuse(f"data catalog: {exc}")
     stage = repo.get_stage(uow.session, original.campaign_stage_id, lock=True)
     opts = _recovery_options(original, name, kind, actor=cmd.actor)
     launch_with_options(uow, stage, opts, request_id=cmd.request_id, settings=settings)
@@ -234,7 +249,8 @@ def _recovery_options(
 def _launch_dependents(
     uow: UnitOfWork, original: Submission, stage: CampaignStage, settings: Settings
 ) -> bool:
-    """Launch every downstream stage on the matching outputs; False when there are none."""
+    """Launch every downstream stage on the matching outputs; False when there are none.
+    The datasets are defined in the configured catalog; its failures raise (retried)."""
     edges = repo.campaign_edges(uow.session, [stage.campaign_stage_id])
     plans = plan_dependent_launches(
         original.submission_id,
@@ -244,12 +260,17 @@ def _launch_dependents(
         original.launcher,
     )
     test = bool(original.submission_params.get("test"))
+    catalog = None
     for plan in plans:
         if plan.dataset_name is not None:
-            count = repo.define_dependency_dataset(
-                uow.session, original, plan.dataset_name, plan.file_patterns, original.launcher
+            catalog = catalog or make_catalog(settings, uow.session, experiment=stage.experiment)
+            count = catalog.define_dependency(
+                submission_facts(original), plan.dataset_name, plan.file_patterns, original.launcher
             )
-            log.info("dataset %s defined with %d files", plan.dataset_name, count)
+            if count is None:
+                log.info("dataset %s is left to the jobs to declare", plan.dataset_name)
+            else:
+                log.info("dataset %s defined with %d files", plan.dataset_name, count)
         target = repo.get_stage(uow.session, plan.stage_id, lock=True)
         opts = LaunchOptions(
             launcher=original.launcher,

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 NAME = "tracker"
 LAUNCH_MARGIN = 300.0  # seconds past the launcher's limit before a running launch is given up
 NEW_TIMEOUT_CHECK = 60.0  # seconds between looks for submissions stuck in New
+COMPLETED_SWEEP = 30.0  # seconds between located checks of Completed submissions
 RECONCILE_INTERVAL = "POMS_RECONCILE_INTERVAL"  # seconds between reconciler passes (300)
 RECONCILE_GRACE = "POMS_RECONCILE_GRACE"  # seconds a job may be unknown to its backend (600)
 
@@ -61,7 +62,10 @@ def reconcile_timing(env: Mapping[str, str] | None = None) -> tuple[float, Grace
 
 
 def batch_handler(
-    db: Database, registry: HandlerRegistry, after_commit: Callable[[], None]
+    db: Database,
+    registry: HandlerRegistry,
+    after_commit: Callable[[], None],
+    settings: Settings | None = None,
 ) -> Callable[[list[Envelope]], None]:
     """One transaction (and one commit) for a whole micro-batch of job/file events.
 
@@ -69,6 +73,7 @@ def batch_handler(
     reports is ingested together (one write, one roll-up per submission), other messages
     are dispatched one at a time in their place, so file declarations and job events keep
     their order. A failure rolls everything back; the consumer then retries one by one.
+    ``settings`` say which catalog the located check of rolled-up submissions asks.
     """
 
     def handle(batch: list[Envelope]) -> None:
@@ -81,10 +86,10 @@ def batch_handler(
                     if isinstance(envelope.payload, JobEventsReported):
                         reports.append(envelope)
                         continue
-                    handlers.ingest_job_reports(reports, session=session)
+                    handlers.ingest_job_reports(reports, session=session, settings=settings)
                     reports = []
                     registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
-                handlers.ingest_job_reports(reports, session=session)
+                handlers.ingest_job_reports(reports, session=session, settings=settings)
         except (LookupError, ValueError) as exc:
             raise PermanentError(f"{type(exc).__name__}: {exc}") from exc
         after_commit()
@@ -96,11 +101,16 @@ class BatchPoller:
     """Feeds every configured backend's job states and declared files into the tracker."""
 
     def __init__(
-        self, db: Database, backends: list[BatchBackend], after_commit: Callable[[], None]
+        self,
+        db: Database,
+        backends: list[BatchBackend],
+        after_commit: Callable[[], None],
+        settings: Settings | None = None,
     ) -> None:
         self.db = db
         self.backends = backends
         self.after_commit = after_commit
+        self.settings = settings
 
     def run_once(self) -> bool:
         """Poll each backend in turn; one that fails is logged and does not stop the others."""
@@ -118,8 +128,8 @@ class BatchPoller:
         with self.db.transaction() as session:
             uow = UnitOfWork(session)
             for declared in result.files:
-                handlers.on_files_declared(declared, uow=uow)
-            handlers.ingest_job_events(uow, result.events)
+                handlers.on_files_declared(declared, uow=uow, settings=self.settings)
+            handlers.ingest_job_events(uow, result.events, self.settings)
         self.after_commit()
         # Only after the commit: a finished job need not be read again.
         finished = {e.batch_job_id for e in result.events if STATE_NAMES[e.state].is_terminal}
@@ -133,29 +143,32 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     reconcile_every, grace = reconcile_timing()
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
-    registry = handlers.build_registry()
+    registry = handlers.build_registry(settings)
     service.subscriptions.append(
         (TRACKER_LAUNCHES, transactional(db, NAME, registry, TRACKER_LAUNCHES.name, relay.wake))
     )
     service.batch_subscriptions.append(
-        (TRACKER_JOB_EVENTS, batch_handler(db, registry, relay.wake))
+        (TRACKER_JOB_EVENTS, batch_handler(db, registry, relay.wake, settings))
     )
     backends = [make_backend(name, settings) for name in settings.batch_backends]
-    poller = BatchPoller(db, backends, relay.wake)
+    poller = BatchPoller(db, backends, relay.wake, settings)
     service.loops.append(Loop("batch-poller", poller.run_once, settings.poll_interval))
-    service.loops.append(Loop("completed-sweep", lambda: _sweep(db, relay.wake), 30.0))
+    service.loops.append(
+        Loop("completed-sweep", lambda: _sweep(db, relay.wake, settings), COMPLETED_SWEEP)
+    )
     service.loops.append(
         Loop("new-timeout", lambda: _fail_stale_new(db, limits, relay.wake), NEW_TIMEOUT_CHECK)
     )
-    reconciler = Reconciler(db, backends, relay.wake, grace=grace)
+    reconciler = Reconciler(db, backends, relay.wake, grace=grace, settings=settings)
     service.loops.append(Loop("reconcile", reconciler.run_once, reconcile_every))
     return service
 
 
-def _sweep(db: Database, after_commit: Callable[[], None]) -> bool:
-    """Completed submissions: outputs found late, or the stage's time limit reached."""
+def _sweep(db: Database, after_commit: Callable[[], None], settings: Settings) -> bool:
+    """Completed submissions: outputs found late, the stage's time limit reached, or a
+    catalog that did not answer before."""
     with db.transaction() as session:
-        handlers.sweep_completed(UnitOfWork(session))
+        handlers.sweep_completed(UnitOfWork(session), settings)
     after_commit()
     return False
 

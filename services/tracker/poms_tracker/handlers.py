@@ -1,10 +1,14 @@
-"""Tracker handlers: ingest job and file events, roll up, decide completion, emit events."""
+"""Tracker handlers: ingest job and file events, roll up, decide completion, emit events.
+
+Roll-up, the located check and transitions of one submission are in ``status``.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -18,35 +22,33 @@ from poms_shared.contracts.messages import (
     JobEventsReported,
     LaunchFailed,
     SetSubmissionStatus,
-    SubmissionCompleted,
     SubmissionLaunched,
-    SubmissionLocated,
-    SubmissionStatusChanged,
 )
 from poms_shared.db.messaging import UnitOfWork
-from poms_shared.db.submissions import record_status
 from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.metrics import JOB_EVENTS
 from poms_shared.runtime.service import HandlerRegistry
+from poms_shared.settings import Settings
 from poms_tracker.adapters import files
 from poms_tracker.adapters import repository as repo
 from poms_tracker.adapters.job_upsert import Step
-from poms_tracker.domain.completion import decide_located
 from poms_tracker.domain.launch_timeout import NewSubmission, NewTimeouts, launch_failed_reason
-from poms_tracker.domain.rules import JobCounts, next_status, rollup_status
 from poms_tracker.metrics import LAUNCHES_TIMED_OUT, observe_job_events
+from poms_tracker.status import refresh, transition
 
 log = logging.getLogger(__name__)
 
 
-def on_launched(evt: SubmissionLaunched, *, uow: UnitOfWork) -> None:
+def on_launched(
+    evt: SubmissionLaunched, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
     """Remember the batch id; jobs reported before the launch event are rolled up now."""
     submission = _lock(uow, evt.submission_id)
     if submission.batch_id is None:
         submission.batch_id = evt.batch_id
         submission.batch_backend = evt.backend
-    refresh(uow, submission)
+    refresh(uow, submission, settings=settings)
 
 
 def on_launch_failed(evt: LaunchFailed, *, uow: UnitOfWork) -> None:
@@ -66,7 +68,9 @@ def on_job_control(evt: JobControlApplied, *, uow: UnitOfWork) -> None:
         )
 
 
-def on_set_status(cmd: SetSubmissionStatus, *, uow: UnitOfWork) -> None:
+def on_set_status(
+    cmd: SetSubmissionStatus, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
     """Approve, reject, kick to Completed or force Located, as a person asked."""
     submission = _lock(uow, cmd.submission_id)
     wanted = SubmissionStatus.from_label(cmd.status)
@@ -76,21 +80,25 @@ def on_set_status(cmd: SetSubmissionStatus, *, uow: UnitOfWork) -> None:
         submission.submission_params = {**submission.submission_params, "force_located": True}
         if SubmissionStatus(submission.status_id) < SubmissionStatus.COMPLETED:
             transition(uow, submission, SubmissionStatus.COMPLETED, reason=reason, automatic=False)
-        refresh(uow, submission)
+        refresh(uow, submission, settings=settings)
         return
     transition(uow, submission, wanted, reason=reason, automatic=False)
-    refresh(uow, submission)
+    refresh(uow, submission, settings=settings)
 
 
-def on_job_events(evt: JobEventsReported, *, uow: UnitOfWork) -> None:
+def on_job_events(
+    evt: JobEventsReported, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
     """A report naming a submission that does not exist is refused whole (dead-lettered
     with the reason), as ``POST /api/v1/job-events`` refuses it with a 400."""
     _refuse_unknown(uow.session, {e.submission_id for e in evt.events})
     _observe(evt.events)
-    _apply(uow.session, [evt.events], lambda index: uow)
+    _apply(uow.session, [evt.events], lambda index: uow, settings)
 
 
-def ingest_job_reports(envelopes: list[Envelope], *, session: Session) -> set[int]:
+def ingest_job_reports(
+    envelopes: list[Envelope], *, session: Session, settings: Settings | None = None
+) -> set[int]:
     """Several ``JobEventsReported`` as if one after the other, set-based: the events
     folded per job and written with one statement, one lock and one count query for the
     submissions they touch, whose statuses then move (in memory) message by message as
@@ -106,17 +114,19 @@ def ingest_job_reports(envelopes: list[Envelope], *, session: Session) -> set[in
     _refuse_unknown(session, {e.submission_id for events in messages for e in events})
     _observe([e for events in messages for e in events])
     units = [UnitOfWork(session, cause=envelope) for envelope in envelopes]
-    return _apply(session, messages, units.__getitem__)
+    return _apply(session, messages, units.__getitem__, settings)
 
 
-def ingest_job_events(uow: UnitOfWork, events: Iterable[JobEvent]) -> set[int]:
+def ingest_job_events(
+    uow: UnitOfWork, events: Iterable[JobEvent], settings: Settings | None = None
+) -> set[int]:
     """Apply job observations and roll up every submission they touch (events of unknown
     submissions are dropped)."""
     events = list(events)
     _observe(events)
     known = repo.known_submissions(uow.session, {e.submission_id for e in events})
     mine = [e for e in events if e.submission_id in known]  # strangers are not ours
-    return _apply(uow.session, [mine], lambda index: uow)
+    return _apply(uow.session, [mine], lambda index: uow, settings)
 
 
 def _observe(events: list[JobEvent]) -> None:
@@ -134,7 +144,10 @@ def _refuse_unknown(session: Session, wanted: set[int]) -> None:
 
 
 def _apply(
-    session: Session, messages: list[list[JobEvent]], uow_for: Callable[[int], UnitOfWork]
+    session: Session,
+    messages: list[list[JobEvent]],
+    uow_for: Callable[[int], UnitOfWork],
+    settings: Settings | None = None,
 ) -> set[int]:
     """Write the messages' job events, then roll up what each message did, in order
     (``uow_for(index)``: the unit of work of the index-th message's status events)."""
@@ -144,11 +157,16 @@ def _apply(
     covered = set().union(*steps)
     if stray := written - covered:  # moved by the write yet by no fold step: roll up last
         steps[-1] = {**steps[-1], **{sid: {} for sid in stray}}
-    _roll_up(session, steps, uow_for)
+    _roll_up(session, steps, uow_for, settings)
     return covered | stray
 
 
-def _roll_up(session: Session, steps: list[Step], uow_for: Callable[[int], UnitOfWork]) -> None:
+def _roll_up(
+    session: Session,
+    steps: list[Step],
+    uow_for: Callable[[int], UnitOfWork],
+    settings: Settings | None,
+) -> None:
     """Refresh each submission after each message that moved its jobs, as if the messages
     came one by one, from one lock and one grouped count of the submissions' jobs."""
     touched = set().union(*steps)
@@ -159,78 +177,35 @@ def _roll_up(session: Session, steps: list[Step], uow_for: Callable[[int], UnitO
     for step in steps:
         for sid, change in step.items():
             counts[sid].subtract(change)  # back to before the batch
+    ask = True  # after one catalog failure the rest of the batch does not wait on it again
     for index, step in enumerate(steps):
         for sid in sorted(step):
             counts[sid].update(step[sid])
-            refresh(uow_for(index), locked[sid], repo.counts_of(counts[sid]))
+            jobs = repo.counts_of(counts[sid])
+            ask = refresh(uow_for(index), locked[sid], jobs, settings, ask_catalog=ask) and ask
 
 
-def on_files_declared(evt: FilesDeclared, *, uow: UnitOfWork) -> None:
+def on_files_declared(
+    evt: FilesDeclared, *, uow: UnitOfWork, settings: Settings | None = None
+) -> None:
     for sid in sorted(files.declare_files(uow.session, evt)):
-        refresh(uow, _lock(uow, sid))
+        refresh(uow, _lock(uow, sid), settings=settings)
 
 
-def refresh(uow: UnitOfWork, submission: Submission, counts: JobCounts | None = None) -> None:
-    """Roll job counts up into the status, then check whether it is Located."""
-    if counts is None:
-        counts = repo.job_counts(uow.session, submission.submission_id)
-    proposed = rollup_status(counts, submission.stage.failed_ratio)
-    if proposed is not None:
-        transition(uow, submission, proposed, reason=f"jobs: {counts}")
-    if SubmissionStatus(submission.status_id) == SubmissionStatus.COMPLETED:
-        evidence = repo.located_evidence(uow.session, submission, counts.total)
-        decision = decide_located(evidence)
-        submission.submission_params = {
-            **submission.submission_params,
-            "completion_why": decision.why,
-        }
-        if decision.located:
-            transition(uow, submission, SubmissionStatus.LOCATED, reason=decision.why)
+def sweep_completed(uow: UnitOfWork, settings: Settings | None = None) -> None:
+    """Re-check Completed submissions (outputs may reach the catalog after the jobs end).
 
-
-def transition(
-    uow: UnitOfWork,
-    submission: Submission,
-    proposed: SubmissionStatus,
-    *,
-    reason: str,
-    automatic: bool = True,
-) -> bool:
-    """Apply the guards, write history, emit the status events."""
-    current = SubmissionStatus(submission.status_id)
-    new = next_status(
-        current,
-        proposed,
-        is_recovery=submission.recovery_parent_id is not None,
-        automatic=automatic,
-    )
-    if new is None:
-        return False
-    record_status(uow.session, submission, new, reason=reason)
-    stage = submission.stage
-    ids = {
-        "submission_id": submission.submission_id,
-        "stage_id": stage.campaign_stage_id,
-        "campaign_id": stage.campaign_id,
-    }
-    uow.emit(SubmissionStatusChanged(**ids, old_status=current.label, new_status=new.label))
-    if new == SubmissionStatus.COMPLETED:
-        uow.emit(SubmissionCompleted(**ids))
-    elif new == SubmissionStatus.LOCATED:
-        uow.emit(SubmissionLocated(**ids))
-    log.info("submission %s: %s -> %s", submission.submission_id, current.label, new.label)
-    return True
-
-
-def sweep_completed(uow: UnitOfWork) -> None:
-    """Re-check Completed submissions (outputs may reach the catalog after the jobs end)."""
+    A catalog that does not answer ends the pass (the rest wait for the next one rather
+    than each waiting out the catalog's timeouts).
+    """
     rows = uow.session.scalars(
         select(Submission)
         .where(Submission.status_id == int(SubmissionStatus.COMPLETED))
         .with_for_update(of=Submission, skip_locked=True)
     )
     for submission in rows:
-        refresh(uow, submission)
+        if not refresh(uow, submission, settings=settings):
+            return
 
 
 def fail_stale_new(uow: UnitOfWork, limits: NewTimeouts, now: datetime | None = None) -> int:
@@ -286,12 +261,14 @@ def _lock(uow: UnitOfWork, submission_id: int) -> Submission:
     return submission
 
 
-def build_registry() -> HandlerRegistry:
+def build_registry(settings: Settings | None = None) -> HandlerRegistry:
+    """Every handler; those that may check Located are given ``settings`` (the catalog)."""
+    settings = settings or Settings()
     registry = HandlerRegistry()
-    registry.register(SubmissionLaunched, on_launched)
+    registry.register(SubmissionLaunched, partial(on_launched, settings=settings))
     registry.register(LaunchFailed, on_launch_failed)
-    registry.register(JobEventsReported, on_job_events)
-    registry.register(FilesDeclared, on_files_declared)
+    registry.register(JobEventsReported, partial(on_job_events, settings=settings))
+    registry.register(FilesDeclared, partial(on_files_declared, settings=settings))
     registry.register(JobControlApplied, on_job_control)
-    registry.register(SetSubmissionStatus, on_set_status)
+    registry.register(SetSubmissionStatus, partial(on_set_status, settings=settings))
     return registry

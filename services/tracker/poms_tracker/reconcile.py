@@ -31,6 +31,7 @@ from poms_shared.db.session import Database
 from poms_shared.db.tables import File, Job, Submission
 from poms_shared.domain.statuses import JobState, SubmissionStatus
 from poms_shared.metrics import LOOP_ERRORS
+from poms_shared.settings import Settings
 from poms_tracker import handlers
 from poms_tracker.domain import drift
 from poms_tracker.domain.drift import BackendJob, Drift, Grace, Plan, TrackedJob
@@ -86,8 +87,10 @@ class Reconciler:
         grace: Grace | None = None,
         clock: Callable[[], datetime] = utcnow,
         present: Callable[[str, str], bool | None] = output_present,
+        settings: Settings | None = None,
     ) -> None:
         self.db = db
+        self.settings = settings  # which catalog repairs that complete a submission ask
         self.describers: dict[str, DescribesJobs] = {
             d.name: d for d in map(describer, backends) if d is not None
         }
@@ -222,7 +225,7 @@ class Reconciler:
             plan = drift.plan(previous, drifts, tracked, looked_at, now, self.grace)
             if plan.repairs:
                 events = [_event(sid, backend_of[r.job], r, now) for r in plan.repairs]
-                handlers.ingest_job_events(UnitOfWork(session), events)
+                handlers.ingest_job_events(UnitOfWork(session), events, self.settings)
             keep = [f.to_dict() for f in plan.findings if f.status != drift.SUSPECTED]
             if keep != sub.submission_params.get("drift", []):
                 sub.submission_params = {**sub.submission_params, "drift": keep}

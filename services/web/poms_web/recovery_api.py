@@ -1,4 +1,8 @@
-"""Recovery preview and launch, and a submission's lineage (reference §4.3–4.5)."""
+"""Recovery preview and launch, and a submission's lineage (reference §4.3–4.5).
+
+The preview asks the configured catalog (``POMS_CATALOG``) what each step would process,
+as the campaign manager will, without defining anything.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from poms_shared.catalog.local_recovery import query_for, recovery_files
+from poms_shared.catalog.factory import make_catalog
+from poms_shared.catalog.facts import submission_facts
+from poms_shared.catalog.port import CatalogError, SubmissionCatalog
 from poms_shared.contracts.messages import RecoverSubmission
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
@@ -24,19 +30,27 @@ from poms_shared.domain.recovery import (
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_web.adapters import actions, queries
 from poms_web.context import actor, web_state
+from poms_web.errors import error_body
 from poms_web.stages_api import body_json, launch_answer
 
 bp = Blueprint("recovery", __name__, url_prefix="/api/v1")
 PREVIEW_FILES = 500  # names listed per step; the count is always complete
 
 
+@bp.errorhandler(CatalogError)
+def _catalog_down(exc: CatalogError) -> Any:
+    """The catalog did not answer: a 503 with its reason, so the caller may ask again."""
+    return jsonify(error_body(503, "catalog_unavailable", str(exc))), 503
+
+
 def _step(
-    session: Session, examined: Submission, position: int, rtype: str, overrides: Any
+    catalog: SubmissionCatalog, examined: Submission, position: int, rtype: str, overrides: Any
 ) -> dict[str, Any]:
-    files = recovery_files(session, query_for(examined, rtype))
+    found = catalog.recovery_set(submission_facts(examined), rtype)
+    files = list(found.files)
     per_job = examined.stage.job_type.input_files_per_job
     cap = web_state().settings.recovery_max_files
-    return {
+    step = {
         "position": position,
         "recovery_type": recovery_kind(rtype),
         "param_overrides": overrides or [],
@@ -46,13 +60,17 @@ def _step(
         "jobs": math.ceil(len(files) / per_job) if per_job and files else None,
         "would_hold": cap > 0 and len(files) > cap,
     }
+    if found.note:  # why the catalog could select nothing
+        step["note"] = found.note
+    return step
 
 
 @bp.get("/submissions/<int:submission_id>/recovery-preview")
 def recovery_preview(submission_id: int) -> Any:
     """What each recovery step would launch now (``?type=`` for one type on this submission).
 
-    ``jobs`` is the job count when the job type says how many inputs a job takes.
+    ``jobs`` is the job count when the job type says how many inputs a job takes; 503
+    when the catalog cannot be asked.
     """
     wanted = request.args.get("type", "").strip()
     if wanted:
@@ -66,13 +84,14 @@ def recovery_preview(submission_id: int) -> Any:
         if sub.recovery_parent_id is not None:
             original = queries.get_submission(session, sub.recovery_parent_id)
         position = original.recovery_position or 0
+        catalog = make_catalog(web_state().settings, session, experiment=sub.stage.experiment)
         if wanted:
-            steps = [_step(session, sub, position, wanted, [])]
+            steps = [_step(catalog, sub, position, wanted, [])]
         else:
             plan = original.stage.job_type.recoveries
             steps = [
                 _step(
-                    session,
+                    catalog,
                     examined(index, original, sub),
                     index,
                     item.recovery_type.name,

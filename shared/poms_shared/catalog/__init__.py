@@ -4,6 +4,24 @@
 not imported here so that using the port does not load SQLAlchemy or HTTP code.
 """
 
-from poms_shared.catalog.port import Catalog, CatalogError, CatalogFile, CatalogReader
+from poms_shared.catalog.port import (
+    Catalog,
+    CatalogError,
+    CatalogFile,
+    CatalogReader,
+    LocatedCounts,
+    RecoverySet,
+    SubmissionCatalog,
+    SubmissionFacts,
+)
 
-__all__ = ["Catalog", "CatalogError", "CatalogFile", "CatalogReader"]
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CatalogFile",
+    "CatalogReader",
+    "LocatedCounts",
+    "RecoverySet",
+    "SubmissionCatalog",
+    "SubmissionFacts",
+]

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from poms_shared.catalog.local import LocalCatalog
-from poms_shared.catalog.port import Catalog
 from poms_shared.catalog.samweb import SamwebCatalog
 from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus
@@ -36,8 +35,11 @@ def handed_out_datasets(session: Session) -> Callable[[int], list[str]]:
     return datasets
 
 
-def make_catalog(settings: Settings, session: Session, *, experiment: str | None = None) -> Catalog:
-    """The configured adapter; ``experiment`` is the SAM instance for snapshot ids."""
+def make_catalog(
+    settings: Settings, session: Session, *, experiment: str | None = None
+) -> LocalCatalog | SamwebCatalog:
+    """The configured adapter (both ports: ``Catalog`` and ``SubmissionCatalog``);
+    ``experiment`` is the SAM instance for snapshot ids."""
     if settings.catalog == "samweb":
         return SamwebCatalog.from_settings(
             settings, experiment=experiment, handed_out=handed_out_datasets(session)

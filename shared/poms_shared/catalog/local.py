@@ -2,7 +2,8 @@
 
 A dataset name resolves to a named ``Dataset``; ``files:<LIKE pattern>`` selects every file
 of the experiment whose name matches. Snapshots are datasets named ``snapshot_<id>`` whose
-id is the dataset id, so no table beyond the existing ones is needed.
+id is the dataset id, so no table beyond the existing ones is needed. What is asked about
+one submission's files is answered by ``local_outputs`` and ``local_recovery``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from poms_shared.catalog.port import CatalogFile
+from poms_shared.catalog import local_outputs
+from poms_shared.catalog.local_recovery import query_for, recovery_files
+from poms_shared.catalog.port import CatalogFile, LocatedCounts, RecoverySet, SubmissionFacts
 from poms_shared.db.tables import Dataset, DatasetFile, File, Submission, SubmissionFile
 from poms_shared.domain.statuses import SubmissionStatus
 
@@ -143,7 +146,37 @@ class LocalCatalog:
         self._add_files(frozen, ids)
         return frozen.dataset_id
 
+    # ---- one submission's files ----------------------------------------------------------
+
+    def located_counts(self, sub: SubmissionFacts, patterns: Sequence[str]) -> LocatedCounts:
+        """Inputs with located children, and located outputs, matching the patterns."""
+        return local_outputs.located_counts(self.session, sub.submission_id, patterns)
+
+    def recovery_set(self, sub: SubmissionFacts, recovery_type: str) -> RecoverySet:
+        """The files ``local_recovery`` selects for the type."""
+        row = self._submission(sub.submission_id)
+        return RecoverySet(tuple(recovery_files(self.session, query_for(row, recovery_type))))
+
+    def define_recovery(
+        self, experiment: str, name: str, found: RecoverySet, description: str = ""
+    ) -> int:
+        """A named dataset of exactly the set's files."""
+        return self.define_dataset(experiment, name, list(found.files), description)
+
+    def define_dependency(
+        self, sub: SubmissionFacts, name: str, file_patterns: str, creator: str
+    ) -> int:
+        """The located outputs of the submission and its recoveries matching the patterns."""
+        row = self._submission(sub.submission_id)
+        return local_outputs.define_dependency(self.session, row, name, file_patterns, creator)
+
     # ---- helpers -------------------------------------------------------------------------
+
+    def _submission(self, submission_id: int) -> Submission:
+        row = self.session.get(Submission, submission_id)
+        if row is None:
+            raise LookupError(f"submission {submission_id} does not exist")
+        return row
 
     def _dataset(self, experiment: str, name: str) -> Dataset | None:
         return self.session.scalar(

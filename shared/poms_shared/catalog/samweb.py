@@ -8,6 +8,10 @@ creation times and disk locations come from SAM file metadata.
 (given by the factory) for the datasets already handed to launched submissions of the stage
 and subtracts their files. Without it the dataset is returned as it stands, which is what
 §5.8 expects of a SAM "draining" definition that excludes processed files itself.
+
+A submission's files are SAM's: the located check counts the project's inputs with located
+children (§3.4), recovery sets and dependency datasets are SAM definitions of the
+dimensions of §4.2 and §3.6. SAM failures raise ``CatalogError``, never a guessed count.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ import logging
 from collections.abc import Callable, Sequence
 
 from poms_shared.catalog import sam_dims as dims_of
-from poms_shared.catalog.port import CatalogError, CatalogFile
+from poms_shared.catalog.port import (
+    CatalogError,
+    CatalogFile,
+    LocatedCounts,
+    RecoverySet,
+    SubmissionFacts,
+)
 from poms_shared.catalog.sam_client import COUNT_UNKNOWN, SamClient, as_int
 from poms_shared.catalog.sam_dims import DimsError, SamSubmission, clean_dims
 from poms_shared.catalog.sam_http import SamHttp
@@ -177,7 +187,86 @@ class SamwebCatalog(SamClient):
             project_dataset=project_dataset,
         )
 
+    # ---- one submission's files ----------------------------------------------------------
+
+    def located_counts(self, sub: SubmissionFacts, patterns: Sequence[str]) -> LocatedCounts:
+        """§3.4: the project's consumed files, and its inputs with located children of the
+        version matching every pattern; without a project, the files of the dependency
+        definition its jobs declared (judged against the jobs)."""
+        experiment = sub.experiment
+        try:
+            if not sub.project:
+                declared = dims_of.dependency_name(sub.submission_id, 1, sub.analysis_user)
+                return LocatedCounts(0, 0, self.count_files(experiment, declared))
+            dims = dims_of.located_check_dims(sam_submission(sub), patterns)
+        except DimsError as exc:  # a name SAM cannot be asked about: no count can come
+            raise CatalogError("located_counts", str(exc)) from exc
+        found = self._count(experiment, dims)
+        summary = self.project_summary(experiment, sub.project)
+        consumed = summary.tot_consumed if summary is not None else 0
+        return LocatedCounts(inputs=consumed, inputs_with_outputs=found, located_outputs=found)
+
+    def recovery_set(self, sub: SubmissionFacts, recovery_type: str) -> RecoverySet:
+        """§4.2: the type's dimension and the files it selects now (none without a project)."""
+        try:
+            dims = self.recovery_dims(
+                sub.experiment, recovery_type, sam_submission(sub), sub.output_patterns
+            )
+        except DimsError as exc:
+            return RecoverySet(note=f"cannot recover through SAM: {exc}")
+        if dims is None:
+            return RecoverySet()
+        return RecoverySet(tuple(self.list(sub.experiment, dims)), query=dims)
+
+    def define_recovery(
+        self, experiment: str, name: str, found: RecoverySet, description: str = ""
+    ) -> int:
+        """A SAM definition of the set's dimension (of its file names when it has none)."""
+        dims = found.query or dims_of.file_list_dims(found.files)
+        self.create_definition(experiment, name, dims, description)
+        return len(found.files)
+
+    def define_dependency(
+        self, sub: SubmissionFacts, name: str, file_patterns: str, creator: str
+    ) -> int | None:
+        """§3.6: the definition the downstream stage launches on; None for generator stages
+        and submissions without a project, whose jobs declare it. An existing definition
+        holding at least as many files is kept. (SAM definitions belong to user ``sam``.)"""
+        dims = dims_of.dependency_dims(
+            sam_submission(sub), stage_type=sub.stage_type, file_patterns=file_patterns, dname=name
+        )
+        if dims is None:
+            return None
+        experiment = sub.experiment
+        new = self._count(experiment, dims)
+        if self.describe_definition(experiment, name) is not None:
+            current = self.count_files(experiment, name)
+            if current >= new:
+                return current
+        described = f"outputs of submission {sub.submission_id} matching {file_patterns or '%'}"
+        self.create_definition(experiment, name, dims, described)
+        return new
+
     # ---- helpers -------------------------------------------------------------------------
+
+    def _count(self, experiment: str, dims: str) -> int:
+        """Files matching ``dims``; unlike ``count``, a failure raises ``CatalogError``."""
+        reply = self.http.request(
+            "count", "POST", experiment, "files/count", form={"dims": clean_dims(dims)}
+        )
+        return as_int("count", reply.text)
 
     def _query_files(self, experiment: str, dims: str) -> list[CatalogFile]:
         return self.files(experiment, self.list(experiment, dims))
+
+
+def sam_submission(sub: SubmissionFacts) -> SamSubmission:
+    """What the SAM dimensions need of the submission."""
+    return SamSubmission(
+        submission_id=sub.submission_id,
+        project=sub.project,
+        version=sub.version,
+        created=sub.created,
+        depth=sub.depth,
+        dataset=sub.dataset or None,
+    )

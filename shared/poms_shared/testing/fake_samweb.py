@@ -85,6 +85,11 @@ class FakeSamweb:
         """The next ``count`` requests are answered only after ``seconds``."""
         self._faults.extend(Fault(0, "", seconds) for _ in range(count))
 
+    def recover(self) -> None:
+        """Drop the faults still queued: SAM answers normally from now on."""
+        with self._lock:
+            self._faults.clear()
+
     def calls(self, path: str = "", method: str = "") -> list[Recorded]:
         """Recorded requests whose path starts with ``path`` (and of ``method``)."""
         return [

@@ -1,4 +1,4 @@
-"""Loads campaign graphs and writes new submissions and dependency datasets."""
+"""Loads campaign graphs and writes new submissions, held launches and split positions."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ from sqlalchemy.orm import Session
 from poms_campaign_manager.domain.launching import LaunchOptions
 from poms_campaign_manager.domain.splits import SplitContext, SplitError, realise
 from poms_campaign_manager.domain.splits import decide_launch as decide_split
-from poms_shared.catalog.local import LocalCatalog
 from poms_shared.catalog.port import Catalog, CatalogError
 from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
 from poms_shared.db.snapshots import row_to_dict, snapshot
 from poms_shared.db.submissions import record_status
 from poms_shared.db.tables import (
-    Dataset,
-    DatasetFile,
-    File,
     HeldLaunch,
     LaunchRequest,
     Schedule,
@@ -28,7 +24,6 @@ from poms_shared.db.tables import (
 )
 from poms_shared.domain.dag import Edge
 from poms_shared.domain.flags import GLOBAL_HOLD
-from poms_shared.domain.patterns import matches_any, split_patterns
 from poms_shared.domain.statuses import SubmissionStatus
 
 
@@ -164,78 +159,12 @@ def located_submissions(session: Session, stage_ids: list[int]) -> tuple[set[int
     return located, active
 
 
-def define_dependency_dataset(
-    session: Session, upstream: Submission, name: str, file_patterns: str, creator: str
-) -> int:
-    """Snapshot the upstream outputs matching the patterns as a named dataset; its size."""
-    experiment = upstream.stage.experiment
-    patterns = split_patterns(file_patterns)
-    files = [f for f in _upstream_outputs(session, upstream) if matches_any(f.name, patterns)]
-    dataset = session.scalar(
-        select(Dataset).where(Dataset.experiment == experiment, Dataset.name == name)
-    )
-    if dataset is None:
-        dataset = Dataset(
-            experiment=experiment,
-            name=name,
-            creator=creator,
-            description=f"outputs of submission {upstream.submission_id} "
-            f"matching {file_patterns or '%'}",
-        )
-        session.add(dataset)
-        session.flush()
-    known = set(
-        session.scalars(
-            select(DatasetFile.file_id).where(DatasetFile.dataset_id == dataset.dataset_id)
-        )
-    )
-    # Keep the larger definition, as the original does: a re-run never shrinks a dataset.
-    session.add_all(
-        DatasetFile(dataset_id=dataset.dataset_id, file_id=f.file_id)
-        for f in files
-        if f.file_id not in known
-    )
-    return len(known | {f.file_id for f in files})
-
-
-def _upstream_outputs(session: Session, upstream: Submission) -> list[File]:
-    """Located outputs; approval and transfer stages pass their input dataset through."""
-    if upstream.stage.campaign_stage_type in ("approval", "datatransfer"):
-        name = str(upstream.submission_params.get("dataset") or "")
-        return list(
-            session.scalars(
-                select(File)
-                .join(DatasetFile, DatasetFile.file_id == File.file_id)
-                .join(Dataset, Dataset.dataset_id == DatasetFile.dataset_id)
-                .where(Dataset.experiment == upstream.stage.experiment, Dataset.name == name)
-            )
-        )
-    return list(
-        session.scalars(
-            select(File).where(
-                File.producing_submission_id.in_(_lineage_ids(session, upstream)),
-                File.location.is_not(None),
-            )
-        )
-    )
-
-
-def _lineage_ids(session: Session, submission: Submission) -> list[int]:
-    """The submission and its recovery children: dependents build on all their outputs."""
-    children = session.scalars(
-        select(Submission.submission_id).where(
-            Submission.recovery_parent_id == submission.submission_id
-        )
-    )
-    return [submission.submission_id, *children]
-
-
 class LaunchRefused(ValueError):
     """A launch that cannot go ahead (no more splits, a bad split type)."""
 
 
 def choose_dataset(
-    session: Session, stage: CampaignStage, opts: LaunchOptions, catalog: Catalog | None = None
+    session: Session, stage: CampaignStage, opts: LaunchOptions, catalog: Catalog
 ) -> str | None:
     """The dataset for this launch: the override, else the stage's split slice.
 
@@ -244,7 +173,6 @@ def choose_dataset(
     """
     if opts.dataset is not None:
         return opts.dataset
-    catalog = catalog or LocalCatalog(session)
     ctx = SplitContext(
         experiment=stage.experiment,
         dataset=stage.dataset or "",

@@ -1,31 +1,27 @@
 """Job rows (read, folded and written per micro-batch), the job-event inbox, submission
-locks, and the catalog counts behind completion."""
+locks, and the evidence behind completion (counts from the configured catalog)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, insert, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from poms_shared.catalog.factory import make_catalog
+from poms_shared.catalog.facts import submission_facts
 from poms_shared.contracts.messages import JobEvent
 from poms_shared.db.base import utcnow
 from poms_shared.db.models import CampaignDependency
-from poms_shared.db.tables import (
-    File,
-    FileParent,
-    InboxMessage,
-    Job,
-    Submission,
-    SubmissionFile,
-    SubmissionHistory,
-)
-from poms_shared.domain.patterns import matches_any, split_patterns
+from poms_shared.db.tables import InboxMessage, Job, Submission, SubmissionHistory
+from poms_shared.domain.patterns import split_patterns
 from poms_shared.domain.statuses import JobState, SubmissionStatus
 from poms_shared.metrics import DUPLICATES_SKIPPED
+from poms_shared.settings import Settings
 from poms_tracker.adapters import job_upsert
 from poms_tracker.adapters.job_upsert import JobKey, Step, StoredJob
 from poms_tracker.domain.completion import LocatedEvidence
@@ -192,53 +188,37 @@ def hours_completed(session: Session, submission: Submission, now: datetime) -> 
 def located_evidence(
     session: Session, submission: Submission, jobs: int, now: datetime | None = None
 ) -> LocatedEvidence:
-    """Count inputs with located children and located outputs matching the patterns."""
+    """The stage's completion rules and how long the submission has waited; the catalog's
+    counts are zero until ``with_located_counts`` adds them."""
     stage = submission.stage
     limit = stage.located_after_hours
     waited = hours_completed(session, submission, now or utcnow()) if limit is not None else None
-    patterns = output_patterns(session, submission)
-    pats = split_patterns(patterns)
-    outputs = [
-        (f.file_id, f.name)
-        for f in session.scalars(
-            select(File).where(
-                File.producing_submission_id == submission.submission_id,
-                File.location.is_not(None),
-            )
-        )
-        if matches_any(f.name, pats)
-    ]
-    inputs = (
-        session.scalar(
-            select(func.count()).where(SubmissionFile.submission_id == submission.submission_id)
-        )
-        or 0
-    )
-    with_outputs = 0
-    if inputs and outputs:
-        parent = aliased(SubmissionFile)
-        with_outputs = (
-            session.scalar(
-                select(func.count(func.distinct(FileParent.parent_file_id)))
-                .join(parent, parent.file_id == FileParent.parent_file_id)
-                .where(
-                    parent.submission_id == submission.submission_id,
-                    FileParent.file_id.in_([fid for fid, _ in outputs]),
-                )
-            )
-            or 0
-        )
     return LocatedEvidence(
         completion_type=stage.completion_type,
         completion_pct=stage.completion_pct,
         is_recovery=submission.recovery_parent_id is not None,
-        inputs=inputs,
-        inputs_with_outputs=with_outputs,
+        inputs=0,
+        inputs_with_outputs=0,
         jobs=jobs,
-        located_outputs=len(outputs),
-        patterns=patterns,
+        located_outputs=0,
+        patterns=output_patterns(session, submission),
         forced=bool(submission.submission_params.get("force_located")),
         stage_type=stage.campaign_stage_type,
         located_after_hours=limit,
         hours_completed=waited,
+    )
+
+
+def with_located_counts(
+    session: Session, submission: Submission, evidence: LocatedEvidence, settings: Settings
+) -> LocatedEvidence:
+    """The evidence with the configured catalog's counts (reference §3.4); its failures
+    raise ``CatalogError``."""
+    catalog = make_catalog(settings, session, experiment=submission.stage.experiment)
+    counts = catalog.located_counts(submission_facts(submission), split_patterns(evidence.patterns))
+    return replace(
+        evidence,
+        inputs=counts.inputs,
+        inputs_with_outputs=counts.inputs_with_outputs,
+        located_outputs=counts.located_outputs,
     )

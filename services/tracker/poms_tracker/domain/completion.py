@@ -5,15 +5,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+PASS_THROUGH_STAGES = ("approval", "datatransfer")
+
 
 @dataclass(frozen=True)
 class LocatedEvidence:
-    """Counts from the catalog for one Completed submission."""
+    """The stage's rules and the catalog's counts for one Completed submission."""
 
     completion_type: str
     completion_pct: float
     is_recovery: bool
-    inputs: int  # input files delivered to the submission (0: a generator-like launch)
+    inputs: int  # inputs given to it (SAM: its project consumed); 0: judge by the jobs
     inputs_with_outputs: int  # inputs having a located child matching the patterns
     jobs: int
     located_outputs: int  # located outputs matching the patterns
@@ -30,11 +32,19 @@ class LocatedDecision:
     why: str
 
 
+def needs_counts(ev: LocatedEvidence) -> bool:
+    """Whether the decision depends on the catalog's counts (forced, pass-through and
+    ``complete`` stages do not ask the catalog)."""
+    return not (
+        ev.forced or ev.stage_type in PASS_THROUGH_STAGES or ev.completion_type == "complete"
+    )
+
+
 def decide_located(ev: LocatedEvidence) -> LocatedDecision:
     """Located when enough outputs are in the catalog (or the stage only needs completion)."""
     if ev.forced:
         return LocatedDecision(True, "located by request (forced)")
-    if ev.stage_type in ("approval", "datatransfer"):
+    if ev.stage_type in PASS_THROUGH_STAGES:
         return LocatedDecision(True, f"{ev.stage_type} stage passes its input through")
     if ev.completion_type == "complete":
         return LocatedDecision(True, "stage completes without looking for outputs")
@@ -45,8 +55,21 @@ def decide_located(ev: LocatedEvidence) -> LocatedDecision:
     needed = math.ceil(base * ev.completion_pct / 100.0 - 1e-9)
     enough = have >= needed and (needed > 0 or ev.is_recovery)
     why = f"{have} of {base} {what} matching {ev.patterns}, needs {ev.completion_pct:g}% ({needed})"
-    if enough or ev.located_after_hours is None:
-        return LocatedDecision(enough, why)
+    if enough:
+        return LocatedDecision(True, why)
+    return _by_time(ev, why)
+
+
+def catalog_unavailable(ev: LocatedEvidence, reason: str) -> LocatedDecision:
+    """The catalog could not be asked for the counts: only the stage's time limit can
+    decide now; otherwise the submission waits for the next check."""
+    return _by_time(ev, f"the data catalog could not be asked ({reason}); asked again later")
+
+
+def _by_time(ev: LocatedEvidence, why: str) -> LocatedDecision:
+    """Located by the stage's time limit when it has passed; else not yet, saying why."""
+    if ev.located_after_hours is None:
+        return LocatedDecision(False, why)
     limit, waited = ev.located_after_hours, ev.hours_completed or 0.0
     if waited >= limit:
         by_time = f"located by time: Completed for {waited:.1f} h, the stage allows {limit:g} h"
