@@ -1,16 +1,34 @@
-"""Submissions with input files, for tests of what becomes of their inputs."""
+"""Stages and submissions for tests: a bare stage, submissions with input files."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from poms_shared.db.models import Campaign, CampaignStage
+from poms_shared.db.models import Campaign, CampaignStage, JobType, LoginSetup
 from poms_shared.db.session import Database
 from poms_shared.db.submissions import record_status
 from poms_shared.db.tables import File, Submission, SubmissionFile
 from poms_shared.demo import DEMO_CAMPAIGN, DEMO_EXPERIMENT
 from poms_shared.demo.load import load_samples
 from poms_shared.domain.statuses import SubmissionStatus
+
+
+def bare_stage(session: Session, experiment: str) -> CampaignStage:
+    """A stage ``s`` of no campaign, with a login setup ``l`` and a job type ``j``."""
+    login = LoginSetup(experiment=experiment, name="l", launch_host="h", launch_account="a")
+    job_type = JobType(experiment=experiment, name="j", launch_script="run")
+    session.add_all([login, job_type])
+    session.flush()
+    stage = CampaignStage(
+        experiment=experiment,
+        name="s",
+        job_type_id=job_type.job_type_id,
+        login_setup_id=login.login_setup_id,
+    )
+    session.add(stage)
+    session.flush()
+    return stage
 
 
 def make_submission(db: Database, inputs: list[str]) -> int:

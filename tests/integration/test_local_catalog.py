@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from submission_fixtures import bare_stage
 
 from poms_campaign_manager.domain.splits import (
     SplitContext,
@@ -14,7 +15,7 @@ from poms_campaign_manager.domain.splits import (
 )
 from poms_shared.catalog import Catalog, CatalogFile
 from poms_shared.catalog.local import LocalCatalog, run_of
-from poms_shared.db.models import CampaignStage, Experiment, JobType, LoginSetup
+from poms_shared.db.models import Experiment
 from poms_shared.db.session import Database
 from poms_shared.db.tables import Dataset, DatasetFile, File, Submission, SubmissionFile
 from poms_shared.domain.statuses import SubmissionStatus
@@ -54,18 +55,7 @@ def db(database: Database) -> Database:
 
 
 def _stage_with_submissions(session, consumed: dict[SubmissionStatus, list[str]]) -> int:
-    login = LoginSetup(experiment=EXP, name="l", launch_host="h", launch_account="a")
-    job_type = JobType(experiment=EXP, name="j", launch_script="run")
-    session.add_all([login, job_type])
-    session.flush()
-    stage = CampaignStage(
-        experiment=EXP,
-        name="s",
-        job_type_id=job_type.job_type_id,
-        login_setup_id=login.login_setup_id,
-    )
-    session.add(stage)
-    session.flush()
+    stage = bare_stage(session, EXP)
     ids = {f.name: f.file_id for f in session.query(File).filter(File.experiment == EXP)}
     for status, files in consumed.items():
         sub = Submission(campaign_stage_id=stage.campaign_stage_id, status_id=int(status))

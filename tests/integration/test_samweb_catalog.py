@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from submission_fixtures import bare_stage
 
 from poms_campaign_manager.domain.splits import SplitContext, next_split, parse_split_type, realise
 from poms_shared.catalog import Catalog, CatalogError, CatalogFile
@@ -14,7 +15,7 @@ from poms_shared.catalog.factory import make_catalog
 from poms_shared.catalog.local import LocalCatalog
 from poms_shared.catalog.sam_http import SamHttp
 from poms_shared.catalog.samweb import SamwebCatalog
-from poms_shared.db.models import CampaignStage, Experiment, JobType, LoginSetup
+from poms_shared.db.models import Experiment
 from poms_shared.db.tables import Dataset, DatasetFile, File, Submission
 from poms_shared.domain.statuses import SubmissionStatus
 from poms_shared.settings import load_settings
@@ -217,18 +218,7 @@ def test_the_factory_picks_the_adapter_and_reads_handed_out_datasets(sam, tmp_pa
 
 def _stage_with_submissions(session, given: dict[SubmissionStatus, str]) -> int:
     session.add(Experiment(experiment=EXP, name="Exp"))
-    login = LoginSetup(experiment=EXP, name="l", launch_host="h", launch_account="a")
-    job_type = JobType(experiment=EXP, name="j", launch_script="run")
-    session.add_all([login, job_type])
-    session.flush()
-    stage = CampaignStage(
-        experiment=EXP,
-        name="s",
-        job_type_id=job_type.job_type_id,
-        login_setup_id=login.login_setup_id,
-    )
-    session.add(stage)
-    session.flush()
+    stage = bare_stage(session, EXP)
     for status, dataset in given.items():
         params = {"dataset": dataset} if dataset else {}
         session.add(

@@ -4,7 +4,12 @@ import pytest
 
 from poms_shared.domain.statuses import JobState
 from poms_shared.domain.statuses import SubmissionStatus as S
-from poms_tracker.domain.completion import LocatedEvidence, decide_located
+from poms_tracker.domain.completion import (
+    LocatedEvidence,
+    catalog_unavailable,
+    decide_located,
+    needs_counts,
+)
 from poms_tracker.domain.rules import (
     JobCounts,
     JobView,
@@ -151,3 +156,37 @@ def test_the_why_says_when_the_time_limit_will_locate_it():
         "located by time: Completed for 30.0 h, the stage allows 24 h; "
         "0 of 3 outputs located for jobs matching %.root, needs 90% (3)"
     )
+
+
+# ---- which decisions need the catalog, and what happens when it is down ---------------
+
+
+@pytest.mark.parametrize(
+    ("ev", "needed"),
+    [
+        (_evidence(), True),
+        (_evidence(completion_type="complete"), False),
+        (_evidence(forced=True), False),
+        (_evidence(stage_type="approval"), False),
+        (_evidence(stage_type="datatransfer"), False),
+        (_evidence(stage_type="generator"), True),
+    ],
+)
+def test_only_located_stages_ask_the_catalog(ev, needed):
+    assert needs_counts(ev) is needed
+    if not needed:  # and their decision is made without any count
+        assert decide_located(ev).located
+
+
+@pytest.mark.parametrize(
+    ("ev", "located", "why_starts"),
+    [
+        (_evidence(), False, "the data catalog could not be asked (timeout)"),
+        (_evidence(located_after_hours=2, hours_completed=1), False, "the data catalog could"),
+        (_evidence(located_after_hours=2, hours_completed=3), True, "located by time"),
+    ],
+)
+def test_without_the_catalog_only_the_time_limit_decides(ev, located, why_starts):
+    decision = catalog_unavailable(ev, "timeout")
+    assert decision.located is located
+    assert decision.why.startswith(why_starts)

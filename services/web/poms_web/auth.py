@@ -15,6 +15,7 @@ other experiment or role.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from typing import Any
 
 from flask import g, request
@@ -89,17 +90,8 @@ def _dev_person(session: Session, username: str) -> Person:
     try:
         found = identity.person(session, username)
     except Unauthenticated:
-        return Person(username, 0, True, {}, None, None)
-    return Person(**{**found.__dict__, "root": True})
-
-
-def username() -> str:
-    """The requester's user name (for audit rows and ``launcher`` fields)."""
-    cached: Person | None = g.get("poms_person")
-    if cached is not None:
-        return cached.username
-    with web_state().db.transaction() as session:
-        return person(session).username
+        return Person(username, 0, True, {}, None)
+    return replace(found, root=True)
 
 
 def _requested(name: str) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -41,7 +41,6 @@ class Person:
     root: bool
     memberships: dict[str, str]
     session_experiment: str | None
-    session_role: str | None
     token_experiment: str | None = None  # a scoped token acts only here …
     token_role: str | None = None  # … and only as this
 
@@ -87,7 +86,6 @@ def _person(session: Session, user: Experimenter) -> Person:
         root=user.root,
         memberships={experiment: role for experiment, role in rows},
         session_experiment=user.session_experiment,
-        session_role=user.session_role,
     )
 
 
@@ -105,9 +103,7 @@ def person_for_token(session: Session, secret: str, now: datetime | None = None)
     user = session.get(Experimenter, token.experimenter_id)
     assert user is not None  # a foreign key
     found = _person(session, user)
-    return Person(
-        **{**found.__dict__, "token_experiment": token.experiment, "token_role": token.role}
-    )
+    return replace(found, token_experiment=token.experiment, token_role=token.role)
 
 
 def _utc(value: datetime) -> datetime:
