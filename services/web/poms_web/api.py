@@ -11,7 +11,7 @@ from poms_shared.db.audit import record_audit
 from poms_shared.db.campaigns import load_campaign_spec, save_campaign
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.dag import choose_leading_stage
-from poms_shared.domain.permissions import Act, Owner
+from poms_shared.domain.permissions import Act
 from poms_shared.ini.parser import parse_ini
 from poms_shared.ini.writer import write_ini
 from poms_web import auth
@@ -118,9 +118,7 @@ def upload_ini() -> Any:
         if existing is not None:
             acting = auth.may(session, Act.MODIFY, existing)
         else:
-            acting = auth.authorize(
-                session, Act.CREATE, Owner(experiment), experiment=experiment, role=spec.poms_role
-            )
+            acting = auth.authorize_create(session, experiment=experiment, role=spec.poms_role)
         role = auth.creator_role(acting, spec.poms_role)
         before = queries.campaign_ini_or_none(session, experiment, spec.name)
         result = save_campaign(session, spec, experiment=experiment, actor=actor(), role=role)

@@ -11,15 +11,19 @@ from poms_shared.settings import Settings
 from poms_web import (
     api,
     auth,
+    campaigns_api,
+    compat,
     condor_log_api,
     control_api,
     events_api,
     identity_api,
+    job_types_api,
     login_setups_api,
     ops,
     pages,
     recovery_api,
     stages_api,
+    submissions_api,
 )
 from poms_web.context import WebState, web_state
 from poms_web.errors import register_error_handlers
@@ -39,7 +43,11 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(login_setups_api.bp)
     app.register_blueprint(recovery_api.bp)
     app.register_blueprint(identity_api.bp)
+    app.register_blueprint(campaigns_api.bp)
+    app.register_blueprint(job_types_api.bp)
+    app.register_blueprint(submissions_api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(compat.bp)
     register_error_handlers(app)
     app.before_request(_identify)
     app.after_request(auth.mark_dev_login)

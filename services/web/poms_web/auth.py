@@ -26,12 +26,14 @@ from poms_shared.db import identity
 from poms_shared.db.identity import Person, Unauthenticated
 from poms_shared.db.tables import Submission
 from poms_shared.domain.permissions import (
+    ANALYSIS,
     CREATOR_ROLES,
     PRODUCTION,
     Act,
     Actor,
     Denied,
     Owner,
+    actable_roles,
     check,
 )
 from poms_web.adapters import owners
@@ -134,6 +136,29 @@ def authorize(
     acting = actor(session, owner, experiment=experiment, role=role)
     try:
         check(acting, act, owner)
+    except Denied as exc:
+        raise Forbidden(str(exc)) from None
+    return acting
+
+
+def authorize_create(
+    session: Session, *, experiment: str | None = None, role: str | None = None
+) -> Actor:
+    """The acting requester, if they may create objects in the experiment.
+
+    Objects are made while acting as analysis or production. When the request names no
+    role: ``role`` (e.g. an ``.ini``'s ``poms_role``) if given, else the membership's role,
+    and someone whose role makes nothing (superuser, shifter) creates as production if they
+    may act so, otherwise as analysis."""
+    named = _requested("role") or g.get("poms_path_role")
+    acting = actor(session, experiment=experiment, role=role)
+    if not named and acting.role not in CREATOR_ROLES and acting.experiment:
+        allowed = actable_roles(acting, acting.experiment)
+        fallback = next((r for r in (PRODUCTION, ANALYSIS) if r in allowed), None)
+        if fallback:
+            acting = replace(acting, role=fallback)
+    try:
+        check(acting, Act.CREATE, Owner(acting.experiment or ""))
     except Denied as exc:
         raise Forbidden(str(exc)) from None
     return acting

@@ -47,7 +47,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith("/api/") and request.blueprint != "compat":
             return exc
         body, status = respond(
             exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), exc.description or ""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from poms_web.adapters.actions import BadRequest
 
@@ -37,4 +40,22 @@ def page_of(items: list[Any]) -> dict[str, Any]:
         "page": page,
         "per_page": per_page,
         "pages": max(1, -(-len(items) // per_page)),
+    }
+
+
+def page_query(
+    session: Session, statement: Select[Any], row: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """The requested page of a query, counted and cut in the database (for long lists):
+    ``row`` turns each result row into its JSON form. The query must be ordered."""
+    page, per_page = paging()
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    total = int(total or 0)
+    rows = session.execute(statement.limit(per_page).offset((page - 1) * per_page))
+    return {
+        "items": [row(r) for r in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": max(1, -(-total // per_page)),
     }

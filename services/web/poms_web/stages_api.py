@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -11,16 +10,15 @@ from sqlalchemy import select
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import CampaignStage
-from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, Submission
+from poms_shared.db.tables import HeldLaunch, Schedule
 from poms_shared.domain.permissions import Act
 from poms_web import auth
-from poms_web.adapters import actions, queries
+from poms_web.adapters import actions, launching, queries
 from poms_web.adapters.stage_edit import edit_stage
 from poms_web.context import actor, web_state
 from poms_web.errors import error_body
 
 bp = Blueprint("stages", __name__, url_prefix="/api/v1")
-LAUNCH_WAIT = 20.0  # seconds a launch request waits for the campaign manager's answer
 
 
 def body_json() -> dict[str, Any]:
@@ -76,59 +74,28 @@ def test_job_type(job_type_id: int) -> Any:
 
 
 def launch_answer(request_id: str, commands_only: bool) -> Any:
-    outcome = _wait_for(lambda s: _request_outcome(s, request_id))
+    outcome = launching.outcome(request_id)
     if outcome is None:
         return jsonify({"status": "pending", "request_id": request_id}), 202
-    if outcome["outcome"] == "held":
+    if outcome.outcome == "held":
         return jsonify(
             error_body(
                 423,
                 "held",
                 "launches of this stage are held; the launch is queued and will run on release",
-                held_launch_id=outcome["held_launch_id"],
+                held_launch_id=outcome.held_launch_id,
             )
         ), 423
-    if outcome["outcome"] == "failed":
-        return jsonify(error_body(400, "launch_refused", outcome["error"] or "launch refused")), 400
+    if outcome.outcome == "failed" or outcome.submission_id is None:
+        return jsonify(error_body(400, "launch_refused", outcome.error or "launch refused")), 400
     answer: dict[str, Any] = {
         "status": "launched",
-        "submission_id": outcome["submission_id"],
+        "submission_id": outcome.submission_id,
         "request_id": request_id,
     }
     if commands_only:
-        commands = _wait_for(lambda s: _commands(s, outcome["submission_id"]))
-        answer["commands"] = commands
+        answer["commands"] = launching.commands(outcome.submission_id)
     return jsonify(answer), 202
-
-
-def _wait_for(probe: Any) -> Any:
-    deadline = time.monotonic() + LAUNCH_WAIT
-    while True:
-        with web_state().db.transaction() as session:
-            value = probe(session)
-        if value is not None or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
-
-
-def _request_outcome(session: Any, request_id: str) -> dict[str, Any] | None:
-    row = session.get(LaunchRequest, request_id)
-    if row is None or row.outcome == "pending":
-        return None
-    return {
-        "outcome": row.outcome,
-        "submission_id": row.submission_id,
-        "held_launch_id": row.held_launch_id,
-        "error": row.error,
-    }
-
-
-def _commands(session: Any, submission_id: int) -> str | None:
-    sub = session.get(Submission, submission_id)
-    if sub is None:
-        return None
-    value = sub.submission_params.get("commands") or sub.submission_params.get("launch_error")
-    return str(value) if value else None
 
 
 @bp.post("/stages/<int:stage_id>/<any(hold, queue, release):action>")

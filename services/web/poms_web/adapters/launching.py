@@ -1,0 +1,65 @@
+"""Waiting for the campaign manager's answer to a launch request.
+
+A launch is asked for through the outbox; the campaign manager records the outcome on
+the ``LaunchRequest`` row (launched with a submission id, held, or failed). The web
+answers once the outcome is known, or after ``LAUNCH_WAIT`` seconds with "pending".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from poms_shared.db.tables import LaunchRequest, Submission
+from poms_web.context import web_state
+
+LAUNCH_WAIT = 20.0  # seconds a launch request waits for the campaign manager's answer
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # launched | held | failed
+    submission_id: int | None
+    held_launch_id: int | None
+    error: str | None
+
+
+def wait_for(probe: Callable[[Session], T | None]) -> T | None:
+    """Poll ``probe`` in fresh transactions until it answers or the wait is over."""
+    deadline = time.monotonic() + LAUNCH_WAIT
+    while True:
+        with web_state().db.transaction() as session:
+            value = probe(session)
+        if value is not None or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def outcome(request_id: str) -> Outcome | None:
+    """The launch request's outcome, or None if it is still pending after the wait."""
+    return wait_for(lambda session: _outcome(session, request_id))
+
+
+def _outcome(session: Session, request_id: str) -> Outcome | None:
+    row = session.get(LaunchRequest, request_id)
+    if row is None or row.outcome == "pending":
+        return None
+    return Outcome(row.outcome, row.submission_id, row.held_launch_id, row.error)
+
+
+def commands(submission_id: int) -> str | None:
+    """The commands a show-commands launch composed (or why it could not)."""
+    return wait_for(lambda session: _commands(session, submission_id))
+
+
+def _commands(session: Any, submission_id: int) -> str | None:
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        return None
+    value = sub.submission_params.get("commands") or sub.submission_params.get("launch_error")
+    return str(value) if value else None

@@ -1,0 +1,3 @@
+"""Compatibility methods: campaigns."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Compatibility methods: stages."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Compatibility methods: submissions."""
+
+from __future__ import annotations

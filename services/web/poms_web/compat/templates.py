@@ -1,0 +1,3 @@
+"""Compatibility methods: templates."""
+
+from __future__ import annotations
