@@ -462,3 +462,35 @@ def test_a_job_another_writer_inserted_after_the_batch_read_still_obeys_the_rule
         f"{sid}.0@{BACKEND}": JobState.FAILED,
         f"{sid}.1@{BACKEND}": JobState.RUNNING,
     }
+
+
+# Job ids the array text sent to PostgreSQL must quote or escape, and the look-up's chunks.
+ODD_IDS = ["a,b", 'q"uote', "back\\slash", "{brace}", "NULL", " spaced ", "tab\tnew\nline", "é"]
+
+
+def test_stored_jobs_finds_jobs_whatever_their_ids_hold(database: Database) -> None:
+    sid = make_submission(database, [])
+    events = [
+        replace_id(seen(sid, 0, "running", 1), job) for job in [*ODD_IDS, *map(str, range(20))]
+    ]
+    deliver(database, [new_envelope(JobEventsReported(events=events))])
+    wanted = {(BACKEND, e.batch_job_id) for e in events} | {(BACKEND, "absent"), ("x", "a,b")}
+    with database.transaction() as session:
+        found = handlers.repo.stored_jobs(session, wanted)
+    assert set(found) == {(BACKEND, e.batch_job_id) for e in events}
+    assert {job.view for job in found.values()} == {JobView(JobState.RUNNING, 1)}
+
+
+def test_reports_on_jobs_with_odd_ids_move_them_as_one_at_a_time_would(
+    database: Database,
+) -> None:
+    sid = make_submission(database, [])
+    first = [replace_id(seen(sid, 0, "running", 1), job) for job in ODD_IDS]
+    then = [replace_id(seen(sid, 0, "completed", 2, exit_code=0), job) for job in ODD_IDS]
+    deliver(database, [new_envelope(JobEventsReported(events=first))])
+    deliver(database, [new_envelope(JobEventsReported(events=then))])
+    assert stored(database) == reference({}, [first, then])
+
+
+def replace_id(event: JobEvent, batch_job_id: str) -> JobEvent:
+    return event.model_copy(update={"batch_job_id": batch_job_id})

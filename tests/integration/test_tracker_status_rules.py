@@ -194,9 +194,9 @@ def ago(seconds: float) -> str:
         (2, {}, S.LAUNCH_FAILED, "no launch was started"),
         (0.5, {}, S.NEW, None),
         (2, {"commands_only": True}, S.NEW, None),
-        (2, {"launch_started": ago(60)}, S.NEW, None),
-        (2, {"launch_started": ago(3600)}, S.LAUNCH_FAILED, "ago and never finished"),
-        (2, {"launch_started": ago(7000), "launch_finished": ago(6000)}, S.LAUNCH_FAILED, "job"),
+        (2, {"launch_started": 60}, S.NEW, None),
+        (2, {"launch_started": 3600}, S.LAUNCH_FAILED, "ago and never finished"),
+        (2, {"launch_started": 7000, "launch_finished": 6000}, S.LAUNCH_FAILED, "job"),
     ],
 )
 def test_a_submission_stuck_in_new_becomes_launch_failed_with_a_reason(
@@ -206,6 +206,8 @@ def test_a_submission_stuck_in_new_becomes_launch_failed_with_a_reason(
     expected: S,
     reason_ends: str | None,
 ) -> None:
+    # times are seconds before now, made when the test runs (not when it is collected)
+    params = {k: ago(v) if type(v) is int else v for k, v in params.items()}
     sid = make_submission(database, params)
     backdate(database, sid, S.NEW, hours=age_h)
     assert fail_stale(database) == (1 if expected == S.LAUNCH_FAILED else 0)

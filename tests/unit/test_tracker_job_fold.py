@@ -134,3 +134,22 @@ def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
 def test_counts_from_states_ignore_what_a_concurrent_writer_made_negative() -> None:
     states = Counter({int(RUNNING): 2, int(COMPLETED): 1, int(JobState.REMOVED): 1, int(IDLE): -1})
     assert counts_of(states) == JobCounts(running=2, completed=1, cancelled=1)
+
+
+def test_copy_rows_of_many_changes_are_built_column_by_column_alike() -> None:
+    changes = [
+        JobChange("local", "1.0", 7, 30, 2, node="n", started_at=T0),
+        JobChange("slurm", "b\\c", 8, 41, 9, 3, None, "/l", T0, T0 + timedelta(hours=1), True),
+        JobChange("local", "2.0", 7, 10, 1, existing=True),
+    ]
+    staged = _tsv(changes).getvalue().splitlines()
+    assert staged == [
+        "local\t1.0\t7\t30\t2\t\\N\tn\t\\N\t2025-03-01T00:00:00+00:00\t\\N\tf",
+        "slurm\tb\\\\c\t8\t41\t9\t3\t\\N\t/l\t2025-03-01T00:00:00+00:00"
+        "\t2025-03-01T01:00:00+00:00\tt",
+        "local\t2.0\t7\t10\t1\t\\N\t\\N\t\\N\t\\N\t\\N\tt",
+    ]
+    updated = _tsv(changes, T0).getvalue().splitlines()
+    assert [row.rsplit("\t", 1)[0] for row in updated] == [r.rsplit("\t", 1)[0] for r in staged]
+    assert {row.rsplit("\t", 1)[1] for row in updated} == {"2025-03-01T00:00:00+00:00"}
+    assert _tsv([]).getvalue() == ""

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
+from poms_shared.contracts.fast_json import loads
 from poms_shared.contracts.messages import MESSAGE_TYPES, Message
 
 
@@ -57,7 +58,7 @@ def encode(envelope: Envelope) -> bytes:
 def decode(body: bytes | str) -> Envelope:
     """Parse and validate a message body; raise MalformedMessage with the reason."""
     try:
-        raw: Any = json.loads(body)
+        raw: Any = loads(body)  # json.loads' values and errors, faster
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedMessage(f"body is not JSON: {exc}") from exc
     if not isinstance(raw, dict):

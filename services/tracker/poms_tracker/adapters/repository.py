@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, func, insert, select
+from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, cast, func, insert, select
 from sqlalchemy.orm import Session
 
 from poms_shared.catalog.factory import make_catalog
@@ -74,13 +74,26 @@ def stored_jobs(session: Session, keys: Collection[JobKey]) -> dict[JobKey, Stor
 
 
 def _id_lists(session: Session, ids: list[str]) -> Iterator[ColumnElement[bool]]:
-    """``batch_job_id`` among ``ids``: one array parameter on PostgreSQL (cheap to send
-    and plan), chunks of an IN list elsewhere."""
+    """``batch_job_id`` among ``ids``: on PostgreSQL one array parameter sent as array
+    text (one value for the server to parse, where a bound list becomes an ``ARRAY[…]``
+    of as many expressions: a third of the time for tens of thousands of ids), chunks of
+    an IN list elsewhere."""
     if session.get_bind().dialect.name == "postgresql":
-        yield Job.batch_job_id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+        wanted = cast(bindparam("ids", array_text(ids), type_=Text), ARRAY(Text))
+        yield Job.batch_job_id == any_(wanted)
         return
     for chunk in _chunks(ids):
         yield Job.batch_job_id.in_(chunk)
+
+
+def array_text(values: list[str]) -> str:
+    """PostgreSQL array input of ``values``, every element quoted (so commas, braces,
+    spaces and ``NULL`` stay text) with its backslashes and double quotes escaped."""
+    if not values:
+        return "{}"
+    if "\\" in (every := "".join(values)) or '"' in every:
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}'
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:
