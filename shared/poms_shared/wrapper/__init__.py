@@ -1,0 +1,1 @@
+"""The jobsub wrapper and poms-run-script: POMS bookkeeping around a submission."""
