@@ -369,3 +369,40 @@ def test_templates_keep_their_owner(world: World) -> None:
         job_type = session.get(JobType, world.ids["ana"]["job_type"])
         assert setup is not None and job_type is not None
         assert (setup.creator_role, job_type.creator_role) == ("analysis", "analysis")
+
+
+# ---- the audit log ----------------------------------------------------------------------
+
+
+def test_the_audit_log_records_each_change_in_its_experiment(world: World) -> None:
+    stage = world.ids["prod"]["stage"]
+    edit = world.client.patch(
+        f"/api/v1/stages/{stage}", json={"completion_pct": 70}, headers=world.as_("pat")
+    )
+    assert edit.status_code == 200
+    with world.db.transaction() as session:
+        identity.add_experiment(session, "other", "Other")
+        identity.set_membership(session, "sue", "other", "analysis")
+    assert world.client.post("/api/v1/launches/hold", headers=world.as_("admin")).status_code < 300
+
+    everything = world.client.get("/api/v1/audit?per_page=1000", headers=world.as_("admin"))
+    rows = everything.get_json()["items"]
+    [change] = [r for r in rows if r["entity_id"] == str(stage) and r["actor"] == "pat"]
+    assert change["experiment"] == EXP
+    assert change["before"] != change["after"]
+    assert any(r["experiment"] is None for r in rows)  # the global hold: no experiment
+
+    # sue is a member of two experiments now, so she names the one she acts in
+    ambiguous = world.client.get("/api/v1/audit", headers=world.as_("sue"))
+    assert ambiguous.status_code == 403
+    assert "experiment" in ambiguous.get_json()["error"]["message"]
+    sues = world.client.get(
+        f"/api/v1/audit?per_page=1000&experiment={EXP}", headers=world.as_("sue")
+    ).get_json()
+    assert sues["total"] < everything.get_json()["total"]
+    assert {r["experiment"] for r in sues["items"]} == {EXP}
+    mine = world.client.get(
+        f"/api/v1/audit?actor=pat&entity_id={stage}&experiment={EXP}", headers=world.as_("sue")
+    )
+    assert [r["audit_id"] for r in mine.get_json()["items"]] == [change["audit_id"]]
+    assert world.client.get("/api/v1/audit", headers=world.as_("pat")).status_code == 403

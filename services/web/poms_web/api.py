@@ -1,4 +1,6 @@
-"""``/api/v1``: campaigns, launches, submissions, `.ini` in and out."""
+"""``/api/v1``: a campaign's detail, launch and `.ini` in and out; a submission's detail.
+
+The campaign list and the rest of campaign management are in ``campaigns_api``."""
 
 from __future__ import annotations
 
@@ -8,31 +10,23 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from poms_shared.contracts.messages import LaunchCampaign
 from poms_shared.db.audit import record_audit
-from poms_shared.db.campaigns import load_campaign_spec, save_campaign
+from poms_shared.db.campaigns import load_campaign_spec
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.dag import choose_leading_stage
 from poms_shared.domain.permissions import Act
 from poms_shared.ini.parser import parse_ini
 from poms_shared.ini.writer import write_ini
 from poms_web import auth
-from poms_web.adapters import queries
+from poms_web.adapters import campaign_admin, queries
 from poms_web.context import actor, experiment_param, web_state
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-@bp.get("/campaigns")
-def list_campaigns() -> Any:
-    with web_state().db.transaction() as session:
-        acting = auth.authorize(session, Act.VIEW)
-        items = queries.list_campaigns(session, acting.experiment)
-    return jsonify({"items": items, "total": len(items)})
-
-
 @bp.get("/campaigns/<name>")
 def get_campaign(name: str) -> Any:
     with web_state().db.transaction() as session:
-        campaign = queries.find_campaign(session, experiment_param(), name)
+        campaign = campaign_admin.find(session, experiment_param(), name)
         auth.may(session, Act.VIEW, campaign)
         return jsonify(queries.campaign_detail(session, campaign))
 
@@ -42,7 +36,7 @@ def launch_campaign(name: str) -> Any:
     """Validate, then hand the launch to the campaign manager through the outbox."""
     body = request.get_json(silent=True) or {}
     with web_state().db.transaction() as session:
-        campaign = queries.find_campaign(session, experiment_param(), name)
+        campaign = campaign_admin.find(session, experiment_param(), name)
         auth.may(session, Act.DO, campaign)
         stages, edges = queries.campaign_graph(session, campaign)
         leader = choose_leading_stage(campaign.name, stages, edges)
@@ -76,7 +70,7 @@ def launch_campaign(name: str) -> Any:
 @bp.get("/campaigns/<name>/ini")
 def export_ini(name: str) -> Any:
     with web_state().db.transaction() as session:
-        auth.may(session, Act.VIEW, queries.find_campaign(session, experiment_param(), name))
+        auth.may(session, Act.VIEW, campaign_admin.find(session, experiment_param(), name))
         spec = load_campaign_spec(session, experiment=experiment_param(), name=name)
     text = write_ini(spec, full=request.args.get("full", "1") != "0")
     return Response(
@@ -114,23 +108,8 @@ def upload_ini() -> Any:
     spec = parse_ini(text)
     experiment = request.args.get("experiment") or spec.experiment or experiment_param()
     with web_state().db.transaction() as session:
-        existing = queries.campaign_or_none(session, experiment, spec.name)
-        if existing is not None:
-            acting = auth.may(session, Act.MODIFY, existing)
-        else:
-            acting = auth.authorize_create(session, experiment=experiment, role=spec.poms_role)
-        role = auth.creator_role(acting, spec.poms_role)
-        before = queries.campaign_ini_or_none(session, experiment, spec.name)
-        result = save_campaign(session, spec, experiment=experiment, actor=actor(), role=role)
-        record_audit(
-            session,
-            actor=actor(),
-            action="save_ini",
-            entity="campaign",
-            entity_id=result.campaign_id,
-            before=before,
-            after={"ini": text},
-        )
+        # the campaign, and any stored login setup or job type the file describes differently
+        result = campaign_admin.save_spec(session, spec, text, experiment=experiment)
     current_app.logger.info("campaign %s saved from .ini by %s", spec.name, actor())
     return jsonify(
         {

@@ -24,7 +24,18 @@ def web_state() -> WebState:
 
 
 def experiment_param() -> str:
-    return request.args.get("experiment") or web_state().settings.experiment
+    """The experiment a request names (query, ``X-POMS-Experiment``, path), else the
+    requester's (token scope, session choice, only membership), else the default one."""
+    named = (
+        request.args.get("experiment")
+        or request.headers.get("X-POMS-Experiment")
+        or g.get("poms_path_experiment")
+    )
+    if named and named.strip():
+        return named.strip()
+    person = g.get("poms_person")
+    own = person.acting(None, None).experiment if person is not None else None
+    return own or web_state().settings.experiment
 
 
 def actor() -> str:

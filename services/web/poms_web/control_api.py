@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.orm import Session
 
 from poms_shared.contracts.messages import AbortLaunch, JobControl, SetSubmissionStatus
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
+from poms_shared.db.models import Campaign, CampaignStage
 from poms_shared.db.tables import Submission
 from poms_shared.domain.permissions import Act
 from poms_shared.domain.statuses import SubmissionStatus
@@ -27,19 +30,59 @@ DECISIONS = {
 }
 
 
-def _control(
-    session: Any, subs: list[Submission], action: str, entity: str, entity_id: object
-) -> list[int]:
+@dataclass(frozen=True)
+class Scope:
+    """The submissions a job-control action reaches, and the batch selector naming them."""
+
+    entity: str  # submission, stage or campaign
+    entity_id: int
+    selector: str
+    submissions: list[Submission]
+
+    @property
+    def batch_ids(self) -> list[str]:
+        return [s.batch_id for s in self.submissions if s.batch_id]
+
+
+def submission_scope(session: Session, submission_id: int, action: str) -> Scope:
+    """One submission, if the requester may operate it; 400 once it is past Running."""
+    auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
+    subs = queries.submissions_in_scope(session, submission_id=submission_id)
+    if not subs:
+        raise actions.BadRequest(
+            f"submission_id: submission {submission_id} is past Running;"
+            f" there are no jobs to {action}"
+        )
+    return Scope("submission", submission_id, f"POMS4_SUBMISSION_ID=={submission_id}", subs)
+
+
+def stage_scope(session: Session, stage: CampaignStage) -> Scope:
+    auth.may(session, Act.DO, stage)
+    sid = stage.campaign_stage_id
+    subs = queries.submissions_in_scope(session, stage_ids=[sid])
+    return Scope("stage", sid, f"POMS4_CAMPAIGN_STAGE_ID=={sid}", subs)
+
+
+def campaign_scope(session: Session, campaign: Campaign) -> Scope:
+    """Every stage of the campaign (the reference reached only one, Appendix C 14)."""
+    auth.may(session, Act.DO, campaign)
+    stage_ids = [s.campaign_stage_id for s in campaign.stages]
+    subs = queries.submissions_in_scope(session, stage_ids=stage_ids)
+    cid = campaign.campaign_id
+    return Scope("campaign", cid, f"POMS4_CAMPAIGN_ID=={cid}", subs)
+
+
+def control(session: Session, scope: Scope, action: str) -> list[int]:
     """Send one JobControl for the submissions in scope and audit it."""
-    ids = [s.submission_id for s in subs]
+    ids = [s.submission_id for s in scope.submissions]
     if ids:
         UnitOfWork(session).emit(JobControl(submission_ids=ids, action=action, actor=actor()))
     record_audit(
         session,
         actor=actor(),
         action=f"jobs_{action}",
-        entity=entity,
-        entity_id=entity_id,
+        entity=scope.entity,
+        entity_id=scope.entity_id,
         after={"submission_ids": ids},
     )
     return ids
@@ -49,13 +92,7 @@ def _control(
 def control_submission(submission_id: int, action: str) -> Any:
     """kill → Removed, cancel → Cancelled, hold / release the jobs (only while ≤ Running)."""
     with web_state().db.transaction() as session:
-        auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
-        subs = queries.submissions_in_scope(session, submission_id=submission_id)
-        if not subs:
-            raise actions.BadRequest(
-                f"submission {submission_id} is past Running; there are no jobs to {action}"
-            )
-        ids = _control(session, subs, action, "submission", submission_id)
+        ids = control(session, submission_scope(session, submission_id, action), action)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
@@ -63,9 +100,8 @@ def control_submission(submission_id: int, action: str) -> Any:
 @bp.post(f"/stages/<int:stage_id>/jobs/<{JOB_ACTIONS}:action>")
 def control_stage(stage_id: int, action: str) -> Any:
     with web_state().db.transaction() as session:
-        auth.may(session, Act.DO, actions.get_stage(session, stage_id))
-        subs = queries.submissions_in_scope(session, stage_ids=[stage_id])
-        ids = _control(session, subs, action, "stage", stage_id)
+        scope = stage_scope(session, actions.get_stage(session, stage_id))
+        ids = control(session, scope, action)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
@@ -74,10 +110,7 @@ def control_stage(stage_id: int, action: str) -> Any:
 def control_campaign(name: str, action: str) -> Any:
     with web_state().db.transaction() as session:
         campaign = queries.find_campaign(session, experiment_param(), name)
-        auth.may(session, Act.DO, campaign)
-        stage_ids = [s.campaign_stage_id for s in campaign.stages]
-        subs = queries.submissions_in_scope(session, stage_ids=stage_ids)
-        ids = _control(session, subs, action, "campaign", campaign.campaign_id)
+        ids = control(session, campaign_scope(session, campaign), action)
     web_state().wake()
     return jsonify({"action": action, "submission_ids": ids}), 202
 
@@ -99,38 +132,44 @@ def pause_campaign(name: str, action: str) -> Any:
     return jsonify({"campaign": name, "paused": action == "pause", "replayed": replayed})
 
 
+def request_decision(session: Session, submission_id: int, decision: str) -> str:
+    """Ask the tracker for a person's status decision (after the DO check); the status."""
+    sub = queries.get_submission(session, submission_id)
+    auth.may_submission(session, Act.DO, sub)
+    current = SubmissionStatus(sub.status_id)
+    if decision in ("approve", "reject") and current != SubmissionStatus.AWAITING_APPROVAL:
+        raise actions.BadRequest(
+            f"submission {submission_id} is {current.label}, not Awaiting Approval"
+        )
+    UnitOfWork(session).emit(
+        SetSubmissionStatus(
+            submission_id=submission_id,
+            status=DECISIONS[decision],
+            actor=actor(),
+            reason=decision,
+        )
+    )
+    record_audit(
+        session,
+        actor=actor(),
+        action=decision,
+        entity="submission",
+        entity_id=submission_id,
+        before={"status": current.label},
+        after={"status": DECISIONS[decision]},
+    )
+    return DECISIONS[decision]
+
+
 @bp.post("/submissions/<int:submission_id>/<decision>")
 def decide(submission_id: int, decision: str) -> Any:
     """Approve / reject an approval submission; kick to Completed; force Located."""
     if decision not in DECISIONS:
         raise queries.NotFound(f"no such action {decision!r} on a submission")
     with web_state().db.transaction() as session:
-        sub = queries.get_submission(session, submission_id)
-        auth.may_submission(session, Act.DO, sub)
-        current = SubmissionStatus(sub.status_id)
-        if decision in ("approve", "reject") and current != SubmissionStatus.AWAITING_APPROVAL:
-            raise actions.BadRequest(
-                f"submission {submission_id} is {current.label}, not Awaiting Approval"
-            )
-        UnitOfWork(session).emit(
-            SetSubmissionStatus(
-                submission_id=submission_id,
-                status=DECISIONS[decision],
-                actor=actor(),
-                reason=decision,
-            )
-        )
-        record_audit(
-            session,
-            actor=actor(),
-            action=decision,
-            entity="submission",
-            entity_id=submission_id,
-            before={"status": current.label},
-            after={"status": DECISIONS[decision]},
-        )
+        requested = request_decision(session, submission_id, decision)
     web_state().wake()
-    return jsonify({"submission_id": submission_id, "requested": DECISIONS[decision]}), 202
+    return jsonify({"submission_id": submission_id, "requested": requested}), 202
 
 
 @bp.get("/submissions/<int:submission_id>/log")
@@ -144,18 +183,23 @@ def launch_log(submission_id: int) -> Any:
         raise queries.NotFound(f"submission {submission_id} has no launch log yet")
     lines = Path(path).read_text(errors="replace").splitlines(keepends=True)
     tail = request.args.get("tail", "")
-    if tail.isdigit():
+    if tail.isdecimal():
         lines = lines[-int(tail) :]
     return Response("".join(lines), mimetype="text/plain")
+
+
+def request_abort(session: Session, submission_id: int) -> None:
+    """Ask the launcher to kill a launch still running (after the DO check)."""
+    auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
+    UnitOfWork(session).emit(AbortLaunch(submission_id=submission_id, actor=actor()))
+    record_audit(
+        session, actor=actor(), action="abort", entity="submission", entity_id=submission_id
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/abort")
 def abort(submission_id: int) -> Any:
     with web_state().db.transaction() as session:
-        auth.may_submission(session, Act.DO, queries.get_submission(session, submission_id))
-        UnitOfWork(session).emit(AbortLaunch(submission_id=submission_id, actor=actor()))
-        record_audit(
-            session, actor=actor(), action="abort", entity="submission", entity_id=submission_id
-        )
+        request_abort(session, submission_id)
     web_state().wake()
     return jsonify({"submission_id": submission_id, "abort": "requested"}), 202

@@ -18,7 +18,7 @@ from poms_web import auth
 from poms_web.adapters.actions import BadRequest
 from poms_web.adapters.queries import NotFound
 from poms_web.context import actor, web_state
-from poms_web.paging import page_of
+from poms_web.paging import page_of, page_query
 
 bp = Blueprint("identity", __name__, url_prefix="/api/v1")
 MAX_TOKEN_DAYS = 366
@@ -203,25 +203,31 @@ def _experiment(session: Any, experiment: str) -> None:
 
 @bp.get("/audit")
 def audit_log() -> Any:
-    """Changes, newest first; ``?actor=&entity=&entity_id=&action=`` filter (superusers)."""
+    """Changes, newest first; ``?experiment=&actor=&entity=&entity_id=&action=`` filter.
+
+    An administrator sees every experiment's changes; an experiment's superuser sees that
+    experiment's (those of no experiment — tokens, global holds — only administrators)."""
     with web_state().db.transaction() as session:
-        auth.authorize(session, Act.MODIFY, None, role=SUPERUSER)  # superusers only
+        acting = auth.authorize(session, Act.MODIFY, None, role=SUPERUSER)  # superusers only
         query = select(AuditEntry).order_by(AuditEntry.audit_id.desc())
-        for name in ("actor", "entity", "entity_id", "action"):
+        for name in ("experiment", "actor", "entity", "entity_id", "action"):
             if value := request.args.get(name):
                 query = query.where(getattr(AuditEntry, name) == value)
-        rows = session.scalars(query.limit(10_000))
-        items = [
-            {
-                "audit_id": a.audit_id,
-                "at": a.at.isoformat(),
-                "actor": a.actor,
-                "action": a.action,
-                "entity": a.entity,
-                "entity_id": a.entity_id,
-                "before": a.before,
-                "after": a.after,
-            }
-            for a in rows
-        ]
-    return jsonify(page_of(items))
+        if not acting.root:
+            query = query.where(AuditEntry.experiment == acting.experiment)
+        return jsonify(page_query(session, query, _audit_item))
+
+
+def _audit_item(row: Any) -> dict[str, Any]:
+    entry: AuditEntry = row[0]
+    return {
+        "audit_id": entry.audit_id,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "experiment": entry.experiment,
+        "action": entry.action,
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "before": entry.before,
+        "after": entry.after,
+    }

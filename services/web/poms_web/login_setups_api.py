@@ -1,4 +1,5 @@
-"""``/api/v1/login-setups``: a login setup's details and its test launches (§6.14)."""
+"""``/api/v1/login-setups``: listing, creating, changing, deleting and cloning login setups
+(§12.7), and their test launches (§6.14)."""
 
 from __future__ import annotations
 
@@ -7,38 +8,26 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from poms_shared.contracts.messages import TestLoginSetup
-from poms_shared.db.audit import record_audit
-from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import LoginSetup
 from poms_shared.domain import login_tests
 from poms_shared.domain.permissions import Act
-from poms_web import auth
-from poms_web.adapters import queries
-from poms_web.context import actor, experiment_param, web_state
+from poms_web import auth, paging
+from poms_web.adapters import queries, templates
+from poms_web.context import actor, web_state
+from poms_web.stages_api import body_json
 
 bp = Blueprint("login_setups", __name__, url_prefix="/api/v1")
 
 
 def _get(session: Any, login_setup_id: int) -> LoginSetup:
-    row = session.get(LoginSetup, login_setup_id)
-    if row is None:
-        raise queries.NotFound(f"login setup {login_setup_id} does not exist")
+    row: LoginSetup = templates.get(session, templates.LOGIN, login_setup_id)
     return row
 
 
-def _info(row: LoginSetup) -> dict[str, Any]:
-    return {
-        "login_setup_id": row.login_setup_id,
-        "experiment": row.experiment,
-        "name": row.name,
-        "launch_host": row.launch_host,
-        "launch_account": row.launch_account,
-        "launch_setup": row.launch_setup,
-        "active": row.active,
-    }
+def _answer(session: Session, row: LoginSetup, status: int = 200) -> Any:
+    return jsonify(templates.info(row, templates.creator_name(session, row))), status
 
 
 def _logs_dir(login_setup_id: int) -> Path:
@@ -46,58 +35,83 @@ def _logs_dir(login_setup_id: int) -> Path:
 
 
 def _log_url(login_setup_id: int, name: str) -> str:
-    return f"/api/v1/login-setups/{login_setup_id}/tests/{name}"
+    return templates.login_test_url(login_setup_id, name)
 
 
 @bp.get("/login-setups")
 def list_login_setups() -> Any:
-    """The experiment's login setups (``?experiment=``), by name."""
+    """The experiment's login setups by name, a page at a time; ``?q=`` (part of the
+    name), ``?mine=``, ``?active=``, ``?creator_role=``, ``?shared=`` (add the shared
+    experiment's)."""
+    filters = templates.filters_from(request.args)
     with web_state().db.transaction() as session:
-        acting = auth.authorize(session, Act.VIEW, experiment=experiment_param())
-        rows = session.scalars(
-            select(LoginSetup)
-            .where(LoginSetup.experiment == (acting.experiment or experiment_param()))
-            .order_by(LoginSetup.name)
+        acting = auth.authorize(session, Act.VIEW)
+        query = templates.listing(
+            templates.LOGIN, templates.acting_experiment(acting), filters, actor()
         )
-        items = [_info(row) for row in rows]
-    return jsonify({"items": items, "total": len(items)})
+        return jsonify(
+            paging.page_query(session, query, lambda r: templates.info(r[0], r[1], acting))
+        )
+
+
+@bp.post("/login-setups")
+def create_login_setup() -> Any:
+    """``{name, launch_host, launch_account, launch_setup?, active?}``: 201 with the new one;
+    409 if the experiment has one of that name."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        row = templates.create(session, templates.LOGIN, body)
+        return _answer(session, row, 201)
 
 
 @bp.get("/login-setups/<int:login_setup_id>")
 def get_login_setup(login_setup_id: int) -> Any:
     with web_state().db.transaction() as session:
         row = _get(session, login_setup_id)
-        auth.may(session, Act.VIEW, row)
-        return jsonify(_info(row))
+        templates.may_view(session, row)
+        return _answer(session, row)
+
+
+@bp.patch("/login-setups/<int:login_setup_id>")
+def edit_login_setup(login_setup_id: int) -> Any:
+    """Change any of name, launch_host, launch_account, launch_setup, active."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        row = _get(session, login_setup_id)
+        changed = templates.edit(session, row, body)
+        info = templates.info(row, templates.creator_name(session, row))
+    return jsonify({"changed": changed, "login_setup": info})
+
+
+@bp.delete("/login-setups/<int:login_setup_id>")
+def delete_login_setup(login_setup_id: int) -> Any:
+    """Delete it; 409 naming the stages while any stage uses it."""
+    with web_state().db.transaction() as session:
+        row = _get(session, login_setup_id)
+        name = row.name
+        templates.delete(session, row)
+    return jsonify({"deleted": login_setup_id, "name": name})
+
+
+@bp.post("/login-setups/<int:login_setup_id>/clone")
+def clone_login_setup(login_setup_id: int) -> Any:
+    """``{name}``: a copy in the acting experiment, owned by the requester; 201."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        made = templates.clone(session, _get(session, login_setup_id), body)
+        return _answer(session, made, 201)
 
 
 @bp.post("/login-setups/<int:login_setup_id>/test")
 def test_login_setup(login_setup_id: int) -> Any:
     """Run the login setup on its host, printing the environment; 202 with the log's name."""
-    name = login_tests.new_log_name(actor(), datetime.now(UTC))
-    taken = _logs_dir(login_setup_id)
-    unique, n = name, 1
-    while (taken / unique).exists():
-        n += 1
-        unique = f"{name}.{n}"
     with web_state().db.transaction() as session:
-        auth.may(session, Act.DO, _get(session, login_setup_id))
-        UnitOfWork(session).emit(
-            TestLoginSetup(login_setup_id=login_setup_id, actor=actor(), log_name=unique)
-        )
-        record_audit(
-            session,
-            actor=actor(),
-            action="test_login_setup",
-            entity="login_setup",
-            entity_id=login_setup_id,
-            after={"log": unique},
-        )
+        log_name = templates.start_login_test(session, _get(session, login_setup_id))
     web_state().wake()
     body = {
         "login_setup_id": login_setup_id,
-        "log_name": unique,
-        "log_url": _log_url(login_setup_id, unique),
+        "log_name": log_name,
+        "log_url": templates.login_test_url(login_setup_id, log_name),
     }
     return jsonify(body), 202
 
@@ -141,7 +155,7 @@ def test_log(login_setup_id: int, name: str) -> Any:
     text = path.read_text(errors="replace")
     lines = text.splitlines(keepends=True)
     tail = request.args.get("tail", "")
-    if tail.isdigit():
+    if tail.isdecimal():
         lines = lines[-int(tail) :]
     response = Response("".join(lines), mimetype="text/plain")
     response.headers["X-POMS-Outcome"] = login_tests.outcome(text)

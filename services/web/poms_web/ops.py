@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from poms_web import openapi
 from poms_web.context import web_state
 
 bp = Blueprint("ops", __name__)
@@ -28,3 +29,9 @@ def healthz() -> Any:
 def metrics() -> Response:
     # content_type, not mimetype: the latter appends a second charset to the exposition type.
     return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi_document() -> Any:
+    """The OpenAPI document of this server (open, like health and metrics)."""
+    return jsonify(openapi.document(current_app))

@@ -26,5 +26,5 @@ def index() -> Any:
         "index.html",
         campaigns=campaigns,
         experiment=experiment,
-        refresh=int(refresh) if refresh.isdigit() else 5,
+        refresh=int(refresh) if refresh.isdecimal() else 5,
     )

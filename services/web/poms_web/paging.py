@@ -13,19 +13,20 @@ from poms_web.adapters.actions import BadRequest
 
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 1000
+MAX_PAGE = 2**31 - 1  # so the offset stays within what the database counts in
 
 
 def paging() -> tuple[int, int]:
     """(page, per_page) from the query; BadRequest naming a bad one."""
     values = []
-    for name, default, most in (("page", 1, None), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)):
+    limits = (("page", 1, MAX_PAGE), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE))
+    for name, default, most in limits:
         raw = request.args.get(name, "").strip()
         if not raw:
             values.append(default)
             continue
-        if not raw.isdigit() or int(raw) < 1 or (most is not None and int(raw) > most):
-            limit = f" to {most}" if most else " or more"
-            raise BadRequest(f"{name}: a whole number from 1{limit}, not {raw!r}")
+        if not raw.isdecimal() or not 1 <= int(raw) <= most:
+            raise BadRequest(f"{name}: a whole number from 1 to {most}, not {raw!r}")
         values.append(int(raw))
     return values[0], values[1]
 

@@ -21,6 +21,7 @@ from poms_shared.contracts.messages import RecoverSubmission
 from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.tables import LaunchRequest, Submission
+from poms_shared.domain.permissions import Act
 from poms_shared.domain.recovery import (
     RECOVERY_TYPES,
     check_recovery_type,
@@ -28,6 +29,7 @@ from poms_shared.domain.recovery import (
     recovery_kind,
 )
 from poms_shared.domain.statuses import SubmissionStatus
+from poms_web import auth
 from poms_web.adapters import actions, queries
 from poms_web.context import actor, web_state
 from poms_web.errors import error_body
@@ -80,6 +82,7 @@ def recovery_preview(submission_id: int) -> Any:
             raise actions.BadRequest(str(exc)) from None
     with web_state().db.transaction() as session:
         sub = queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.VIEW, sub)
         original = sub
         if sub.recovery_parent_id is not None:
             original = queries.get_submission(session, sub.recovery_parent_id)
@@ -114,36 +117,41 @@ def recovery_preview(submission_id: int) -> Any:
 @bp.post("/submissions/<int:submission_id>/recover")
 def recover(submission_id: int) -> Any:
     """Launch a recovery of ``{"recovery_type": …}`` now; 202 with the new submission."""
-    body = body_json()
-    rtype = str(body.get("recovery_type") or "").strip()
-    if not rtype:
-        raise actions.BadRequest(f"recovery_type is required (one of {', '.join(RECOVERY_TYPES)})")
-    request_id = str(uuid.uuid4())
+    rtype = str(body_json().get("recovery_type") or "").strip()
     with web_state().db.transaction() as session:
-        sub = queries.get_submission(session, submission_id)
-        session.add(
-            LaunchRequest(
-                request_id=request_id, campaign_stage_id=sub.campaign_stage_id, actor=actor()
-            )
-        )
-        UnitOfWork(session).emit(
-            RecoverSubmission(
-                submission_id=submission_id,
-                recovery_type=rtype,
-                actor=actor(),
-                request_id=request_id,
-            )
-        )
-        record_audit(
-            session,
-            actor=actor(),
-            action="recover",
-            entity="submission",
-            entity_id=submission_id,
-            after={"recovery_type": rtype, "request_id": request_id},
-        )
+        request_id = request_recovery(session, submission_id, rtype)
     web_state().wake()
     return launch_answer(request_id, False)
+
+
+def request_recovery(session: Session, submission_id: int, recovery_type: str) -> str:
+    """Ask the campaign manager for a recovery of the submission (DO on it); the launch
+    request's id."""
+    if not recovery_type:
+        raise actions.BadRequest(f"recovery_type is required (one of {', '.join(RECOVERY_TYPES)})")
+    sub = queries.get_submission(session, submission_id)
+    auth.may_submission(session, Act.DO, sub)
+    request_id = str(uuid.uuid4())
+    session.add(
+        LaunchRequest(request_id=request_id, campaign_stage_id=sub.campaign_stage_id, actor=actor())
+    )
+    UnitOfWork(session).emit(
+        RecoverSubmission(
+            submission_id=submission_id,
+            recovery_type=recovery_type,
+            actor=actor(),
+            request_id=request_id,
+        )
+    )
+    record_audit(
+        session,
+        actor=actor(),
+        action="recover",
+        entity="submission",
+        entity_id=submission_id,
+        after={"recovery_type": recovery_type, "request_id": request_id},
+    )
+    return request_id
 
 
 def _brief(sub: Submission) -> dict[str, Any]:
@@ -170,6 +178,7 @@ def lineage(submission_id: int) -> Any:
     """Where a submission came from and what it led to: recoveries and dependents."""
     with web_state().db.transaction() as session:
         sub = queries.get_submission(session, submission_id)
+        auth.may_submission(session, Act.VIEW, sub)
         upstream = Submission.submission_params["parent"].as_integer()
         return jsonify(
             {

@@ -1,4 +1,5 @@
-"""``/api/v1/stages``: launch variants, holds, schedules, split position, job control."""
+"""``/api/v1/stages``: the stage list, adding, cloning and deleting stages, settings and
+parameter overrides, launch variants, holds, schedules, split position."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from poms_shared.db.audit import record_audit
 from poms_shared.db.messaging import UnitOfWork
-from poms_shared.db.models import CampaignStage
 from poms_shared.db.tables import HeldLaunch, Schedule
 from poms_shared.domain.permissions import Act
-from poms_web import auth
-from poms_web.adapters import actions, launching, queries
+from poms_web import auth, paging
+from poms_web.adapters import actions, launching, queries, stage_admin, stage_edit
 from poms_web.adapters.stage_edit import edit_stage
-from poms_web.context import actor, web_state
+from poms_web.context import actor, experiment_param, web_state
 from poms_web.errors import error_body
 
 bp = Blueprint("stages", __name__, url_prefix="/api/v1")
@@ -28,6 +27,66 @@ def body_json() -> dict[str, Any]:
     if body is not None and not isinstance(body, dict):
         raise actions.BadRequest("the request body must be a JSON object")
     return body or {}
+
+
+@bp.get("/stages")
+def list_stages() -> Any:
+    """The stages of ``?campaign=<name>`` (else of the acting experiment), each with a
+    summary of its submissions' statuses; paginated."""
+    name = request.args.get("campaign", "").strip()
+    with web_state().db.transaction() as session:
+        if name:
+            campaign = queries.find_campaign(session, experiment_param(), name)
+            auth.may(session, Act.VIEW, campaign)
+            query = stage_admin.stages_query(None, campaign)
+        else:
+            acting = auth.authorize(session, Act.VIEW)
+            query = stage_admin.stages_query(acting.experiment)
+        page = paging.page_query(session, query, lambda row: row[0])
+        page["items"] = stage_admin.summaries(session, page["items"])
+        return jsonify(page)
+
+
+@bp.post("/campaigns/<name>/stages")
+def create_stage(name: str) -> Any:
+    """Add a stage: campaign defaults, then the body's fields; 409 if the name is taken."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        campaign = queries.find_campaign(session, experiment_param(), name)
+        auth.may(session, Act.MODIFY, campaign)
+        stage = stage_admin.create_stage(session, campaign, actor(), body)
+        return jsonify(queries.stage_info(session, stage)), 201
+
+
+@bp.post("/stages/<int:stage_id>/clone")
+def clone_stage(stage_id: int) -> Any:
+    """Copy a stage's settings under ``{"name": …}`` in the same campaign."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.MODIFY, stage.campaign or stage)
+        copy = stage_admin.clone_stage(session, stage, actor(), body.get("name"))
+        return jsonify(queries.stage_info(session, copy)), 201
+
+
+@bp.delete("/stages/<int:stage_id>")
+def delete_stage(stage_id: int) -> Any:
+    """Delete a stage never launched; 409 once it has submissions (reference §12.4)."""
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.MODIFY, stage)
+        stage_admin.delete_stage(session, stage, actor())
+    return jsonify({"deleted": stage_id})
+
+
+@bp.post("/stages/<int:stage_id>/param-overrides")
+def merge_param_overrides(stage_id: int) -> Any:
+    """Merge ``[[key, value], …]`` edits: a value replaces or adds, an empty one removes."""
+    body = body_json()
+    with web_state().db.transaction() as session:
+        stage = actions.get_stage(session, stage_id)
+        auth.may(session, Act.MODIFY, stage)
+        return jsonify(stage_edit.merge_overrides(session, stage, actor(), body))
 
 
 @bp.get("/stages/<int:stage_id>")
@@ -122,15 +181,14 @@ def global_hold(action: str) -> Any:
 
 @bp.get("/held-launches")
 def list_held() -> Any:
+    """Held launches the requester may see (``?stage_id=`` for one stage); paginated."""
+    raw = request.args.get("stage_id", "").strip()
+    if raw and not raw.isdecimal():
+        raise actions.BadRequest(f"stage_id: a whole number, not {raw!r}")
     with web_state().db.transaction() as session:
         acting = auth.authorize(session, Act.VIEW)
-        query = select(HeldLaunch).order_by(HeldLaunch.created)
-        if acting.experiment is not None:
-            query = query.join(CampaignStage).where(CampaignStage.experiment == acting.experiment)
-        if request.args.get("stage_id", "").isdigit():
-            query = query.where(HeldLaunch.campaign_stage_id == int(request.args["stage_id"]))
-        items = [queries.held_launch_info(h) for h in session.scalars(query)]
-    return jsonify({"items": items, "total": len(items)})
+        held = stage_admin.visible_held(session, acting, int(raw) if raw else None)
+        return jsonify(paging.page_of([queries.held_launch_info(h) for h in held]))
 
 
 @bp.delete("/held-launches/<int:held_id>")
@@ -140,15 +198,7 @@ def remove_held(held_id: int) -> Any:
         if held is None:
             raise queries.NotFound(f"held launch {held_id} does not exist")
         auth.may(session, Act.DO, actions.get_stage(session, held.campaign_stage_id))
-        record_audit(
-            session,
-            actor=actor(),
-            action="remove_held_launch",
-            entity="stage",
-            entity_id=held.campaign_stage_id,
-            before=queries.held_launch_info(held),
-        )
-        session.delete(held)
+        stage_admin.remove_held(session, held, actor())
     return jsonify({"removed": held_id})
 
 
@@ -160,8 +210,8 @@ def schedule(stage_id: int) -> Any:
         row = session.scalar(select(Schedule).where(Schedule.campaign_stage_id == stage_id))
         if request.method == "PUT":
             row = actions.set_schedule(session, stage, str(body_json().get("cron", "")), actor())
-        elif request.method == "DELETE" and row is not None:
-            session.delete(row)
+        elif request.method == "DELETE":
+            stage_admin.remove_schedule(session, stage, actor())
             row = None
         return jsonify(queries.schedule_info(stage_id, row))
 

@@ -18,6 +18,8 @@ from poms_shared.db.tables import HeldLaunch, LaunchRequest, Schedule, SystemFla
 from poms_shared.domain.flags import GLOBAL_HOLD
 from poms_web.adapters.queries import NotFound
 
+MAX_INT = 2**31 - 1  # the largest value of an integer column
+
 
 class BadRequest(ValueError):
     """The request is well-formed HTTP but asks for something impossible."""
@@ -64,6 +66,7 @@ def request_launch(uow: UnitOfWork, stage: CampaignStage, actor: str, body: dict
             request_id=request_id,
             actor=actor,
             param_overrides=[tuple(p) for p in body.get("param_overrides") or []],
+            parent_submission_id=_optional_id(body, "parent_submission_id"),
         )
     )
     record_audit(
@@ -75,6 +78,15 @@ def request_launch(uow: UnitOfWork, stage: CampaignStage, actor: str, body: dict
         after={**body, "request_id": request_id},
     )
     return request_id
+
+
+def _optional_id(body: dict[str, Any], field: str) -> int | None:
+    value = body.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).isdecimal() or int(str(value)) > MAX_INT:
+        raise BadRequest(f"{field}: expected a submission id, not {value!r}")
+    return int(str(value))
 
 
 def set_stage_hold(session: Session, stage: CampaignStage, actor: str, hold: bool) -> None:
@@ -193,6 +205,8 @@ def set_split_position(
         position = body["position"]
         if not isinstance(position, int) or isinstance(position, bool) or position < 0:
             raise BadRequest("position must be a non-negative integer")
+        if position > MAX_INT:
+            raise BadRequest(f"position: at most {MAX_INT}, not {position}")
         stage.cs_last_split = position
     else:
         raise BadRequest('send {"reset": true} or {"position": <integer>}')

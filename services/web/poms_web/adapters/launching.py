@@ -52,14 +52,27 @@ def _outcome(session: Session, request_id: str) -> Outcome | None:
     return Outcome(row.outcome, row.submission_id, row.held_launch_id, row.error)
 
 
-def commands(submission_id: int) -> str | None:
-    """The commands a show-commands launch composed (or why it could not)."""
+def commands(submission_id: int) -> dict[str, Any] | None:
+    """What a show-commands launch composed: ``{"script", "command_line"}``, or
+    ``{"error"}`` when it could not be composed; None if not composed yet."""
     return wait_for(lambda session: _commands(session, submission_id))
 
 
-def _commands(session: Any, submission_id: int) -> str | None:
+def _commands(session: Session, submission_id: int) -> dict[str, Any] | None:
     sub = session.get(Submission, submission_id)
     if sub is None:
         return None
-    value = sub.submission_params.get("commands") or sub.submission_params.get("launch_error")
-    return str(value) if value else None
+    params = sub.submission_params
+    if params.get("commands"):
+        value = params["commands"]
+        return dict(value) if isinstance(value, dict) else {"script": str(value)}
+    if params.get("launch_error"):
+        return {"error": str(params["launch_error"])}
+    return None
+
+
+def commands_text(composed: dict[str, Any]) -> str:
+    """The commands as a person reads them: the launch script (or why there is none)."""
+    if "error" in composed:
+        return f"the launch could not be composed: {composed['error']}"
+    return str(composed.get("script") or composed.get("command_line") or "")

@@ -1,4 +1,5 @@
-"""Editing a stage's settings: every field checked before any is changed (all or nothing)."""
+"""Editing a stage's settings: every field checked before any is changed (all or nothing);
+merging edits into its parameter overrides."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from poms_shared.db.audit import record_audit
+from poms_shared.db.campaigns import SHARED_EXPERIMENT
 from poms_shared.db.models import CampaignStage, JobType, LoginSetup
 from poms_shared.domain.split_syntax import SplitError, parse_split_type
 from poms_shared.ini.model import COMPLETION_TYPES, STAGE_TYPES
-from poms_web.adapters.actions import BadRequest
+from poms_web.adapters.actions import MAX_INT, BadRequest
 
 
 def _text(value: Any) -> str:
@@ -66,24 +68,25 @@ def _flag(value: Any) -> bool:
 
 
 def _depth(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be a whole number of at least 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
+        raise ValueError(f"must be a whole number from 1 to {MAX_INT}, got {value!r}")
     return value
 
 
-def _pairs(value: Any) -> list[list[str]]:
+def pairs(value: Any) -> list[list[str]]:
+    """A list of [key, value] pairs (both as text), or ValueError."""
     if not isinstance(value, list):
         raise ValueError("must be a list of [key, value] pairs")
-    pairs: list[list[str]] = []
+    found: list[list[str]] = []
     for item in value:
         if (
-            not isinstance(item, list)
+            not isinstance(item, list | tuple)
             or len(item) != 2
             or not all(isinstance(part, str | int | float) for part in item)
         ):
             raise ValueError(f"{item!r} is not a [key, value] pair")
-        pairs.append([str(item[0]), str(item[1])])
-    return pairs
+        found.append([str(item[0]), str(item[1])])
+    return found
 
 
 def _optional_nonnegative(value: Any) -> float | None:
@@ -97,7 +100,7 @@ def _optional_nonnegative(value: Any) -> float | None:
 
 
 def _optional_pairs(value: Any) -> list[list[str]] | None:
-    return None if value is None else _pairs(value)
+    return None if value is None else pairs(value)
 
 
 # request field → (stage attribute, checker)
@@ -109,7 +112,7 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "vo_role": ("vo_role", _nonempty),
     "completion_type": ("completion_type", _choice(COMPLETION_TYPES)),
     "completion_pct": ("completion_pct", _percent),
-    "param_overrides": ("param_overrides", _pairs),
+    "param_overrides": ("param_overrides", pairs),
     "test_param_overrides": ("test_param_overrides", _optional_pairs),
     "merge_overrides": ("merge_overrides", _flag),
     "default_clear_cronjob": ("default_clear_cronjob", _flag),
@@ -121,18 +124,49 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "located_after_hours": ("located_after_hours", _optional_nonnegative),
 }
 TEMPLATES = ("login_setup", "job_type")
+# fields whose value is text as sent (the others may arrive as literals: numbers, lists)
+TEXT_FIELDS = frozenset(
+    {"split_type", "test_split_type", "dataset", "software_version", "vo_role"}
+    | {"completion_type", "stage_type", *TEMPLATES}
+)
+# stage column names (as the original client sends them) → field names here
+COLUMN_FIELDS = {"cs_split_type": "split_type", "campaign_stage_type": "stage_type"}
 
 
-def _template(session: Session, stage: CampaignStage, field: str, value: Any) -> int:
+def template_id(session: Session, field: str, experiment: str, value: Any) -> int:
+    """The id of the login setup or job type named ``value``: the experiment's own, else the
+    shared one of that name (reference §12.2)."""
     model: type[LoginSetup] | type[JobType] = LoginSetup if field == "login_setup" else JobType
     name = _nonempty(value)
-    row = session.scalar(
-        select(model).where(model.experiment == stage.experiment, model.name == name)
-    )
-    if row is None:
-        what = field.replace("_", " ")
-        raise ValueError(f"no {what} named {name!r} in experiment {stage.experiment}")
-    return row.login_setup_id if isinstance(row, LoginSetup) else row.job_type_id
+    for owner in dict.fromkeys((experiment, SHARED_EXPERIMENT)):
+        row = session.scalar(select(model).where(model.experiment == owner, model.name == name))
+        if row is not None:
+            return row.login_setup_id if isinstance(row, LoginSetup) else row.job_type_id
+    what = field.replace("_", " ")
+    raise ValueError(f"no {what} named {name!r} in experiment {experiment}")
+
+
+def check_fields(session: Session, experiment: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The stage attributes ``body`` asks for, every field checked; BadRequest naming each
+    bad field (and unknown ones)."""
+    unknown = sorted(set(body) - set(FIELDS) - set(TEMPLATES))
+    if unknown:
+        known = ", ".join(sorted([*FIELDS, *TEMPLATES]))
+        raise BadRequest(f"unknown stage field(s): {', '.join(unknown)} (editable: {known})")
+    new: dict[str, Any] = {}
+    problems: list[str] = []
+    for field, value in body.items():
+        try:
+            if field in TEMPLATES:
+                new[f"{field}_id"] = template_id(session, field, experiment, value)
+            else:
+                attribute, check = FIELDS[field]
+                new[attribute] = check(value)
+        except ValueError as exc:
+            problems.append(f"{field}: {exc}")
+    if problems:
+        raise BadRequest("; ".join(problems))
+    return new
 
 
 def edit_stage(
@@ -143,23 +177,7 @@ def edit_stage(
     A change of split type starts its iterator over (the old position means nothing to
     the new type).
     """
-    unknown = sorted(set(body) - set(FIELDS) - set(TEMPLATES))
-    if unknown:
-        known = ", ".join(sorted([*FIELDS, *TEMPLATES]))
-        raise BadRequest(f"unknown stage field(s): {', '.join(unknown)} (editable: {known})")
-    new: dict[str, Any] = {}
-    problems: list[str] = []
-    for field, value in body.items():
-        try:
-            if field in TEMPLATES:
-                new[f"{field}_id"] = _template(session, stage, field, value)
-            else:
-                attribute, check = FIELDS[field]
-                new[attribute] = check(value)
-        except ValueError as exc:
-            problems.append(f"{field}: {exc}")
-    if problems:
-        raise BadRequest("; ".join(problems))
+    new = check_fields(session, stage.experiment, body)
     before = {k: getattr(stage, k) for k in new if getattr(stage, k) != new[k]}
     if "cs_split_type" in before and stage.cs_last_split is not None:
         new["cs_last_split"] = None
@@ -180,3 +198,70 @@ def edit_stage(
             after={k: new[k] for k in changed},
         )
     return changed
+
+
+def merge_pairs(current: list[Any], edits: list[list[str]]) -> list[list[str]]:
+    """``current`` with each edit applied in turn: a non-empty value replaces the key's
+    value (or adds the key at the end), an empty value removes the key."""
+    result = [[str(k), str(v)] for k, v in current]
+    for key, value in edits:
+        if not value:
+            result = [pair for pair in result if pair[0] != key]
+        elif any(pair[0] == key for pair in result):
+            result = [[k, value if k == key else v] for k, v in result]
+        else:
+            result.append([key, value])
+    return result
+
+
+def _edits(value: Any) -> list[list[str]]:
+    if isinstance(value, list):  # a null value deletes, as an empty one does
+        value = [
+            [item[0], ""]
+            if isinstance(item, list | tuple) and len(item) == 2 and item[1] is None
+            else item
+            for item in value
+        ]
+    return pairs(value)
+
+
+OVERRIDES = ("param_overrides", "test_param_overrides")
+
+
+def merge_overrides(
+    session: Session, stage: CampaignStage, actor: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Merge edits into the stage's parameter overrides (see ``merge_pairs``); the new lists."""
+    unknown = sorted(set(changes) - set(OVERRIDES))
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s): {', '.join(unknown)} (send {' and/or '.join(OVERRIDES)})"
+        )
+    if not changes:
+        raise BadRequest(f"param_overrides: send {' and/or '.join(OVERRIDES)}")
+    new: dict[str, list[list[str]]] = {}
+    problems = []
+    for field, value in changes.items():
+        try:
+            new[field] = merge_pairs(getattr(stage, field) or [], _edits(value))
+        except ValueError as exc:
+            problems.append(f"{field}: {exc}")
+    if problems:
+        raise BadRequest("; ".join(problems))
+    before = {field: getattr(stage, field) for field in new}
+    for field, value in new.items():
+        setattr(stage, field, value)
+    record_audit(
+        session,
+        actor=actor,
+        action="merge_param_overrides",
+        entity="campaign_stage",
+        entity_id=stage.campaign_stage_id,
+        before=before,
+        after=dict(new),
+    )
+    return {
+        "stage_id": stage.campaign_stage_id,
+        "param_overrides": stage.param_overrides,
+        "test_param_overrides": stage.test_param_overrides,
+    }

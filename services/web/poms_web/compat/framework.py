@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from poms_shared.domain.permissions import Actor
 from poms_web import auth
+from poms_web.adapters import launching
 from poms_web.adapters.actions import BadRequest
 from poms_web.context import web_state
+from poms_web.errors import error_body
 
 bp = Blueprint("compat", __name__)
 TRUE = frozenset({"1", "true", "yes", "on", "t", "y", "active"})
@@ -251,3 +253,24 @@ def experiment_of(session: Session) -> str:
 
 def error_response(status: int, code: str, message: str) -> Any:
     return jsonify({"error": {"status": status, "code": code, "message": message}}), status
+
+
+def launch_reply(request_id: str, commands_only: bool = False) -> Reply:
+    """A launch's answer as the original client expects it: 303 to the launch log (its
+    last ``_``-separated token is the submission id), the commands as text, 423 held,
+    400 refused, 202 ``pending <request>`` with no answer in time."""
+    outcome = launching.outcome(request_id)
+    if outcome is None:
+        return Text(f"pending {request_id}", status=202)
+    if outcome.outcome == "held":
+        message = "launches of this stage are held; the launch is queued and runs on release"
+        return Json(error_body(423, "held", message, held_launch_id=outcome.held_launch_id), 423)
+    sid = outcome.submission_id
+    if outcome.outcome == "failed" or sid is None:
+        return Json(error_body(400, "launch_refused", outcome.error or "launch refused"), 400)
+    if commands_only:
+        commands = launching.commands(sid)
+        if commands is None:
+            return Text(f"submission {sid}: the commands are not composed yet", status=202)
+        return Text(launching.commands_text(commands))
+    return Redirect(f"/api/v1/submissions/{sid}/log?file=launch_{sid}")
