@@ -24,6 +24,8 @@ from poms_web import (
     login_setups_api,
     ops,
     pages,
+    pages_stage,
+    pages_submission,
     recovery_api,
     stages_api,
     submissions_api,
@@ -51,6 +53,8 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(job_types_api.bp)
     app.register_blueprint(submissions_api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(pages_stage.bp)
+    app.register_blueprint(pages_submission.bp)
     app.register_blueprint(compat.bp)
     register_error_handlers(app)
     app.before_request(_refuse_cross_site)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased
 
 from poms_shared.db.campaigns import CampaignNotFound, load_campaign_spec
@@ -270,16 +270,21 @@ def submissions_in_scope(
     return list(session.scalars(query))
 
 
-def submission_files(session: Session, submission_id: int) -> dict[str, list[dict[str, Any]]]:
-    """The submission's inputs (status, reporting job) and outputs (location, parents)."""
-    get_submission(session, submission_id)
-    inputs = session.execute(
+def input_files(submission_id: int) -> Select[tuple[str, str, datetime, str | None]]:
+    """(name, status, updated, reporting batch job) of a submission's inputs, by name."""
+    return (
         select(File.name, SubmissionFile.status, SubmissionFile.updated, Job.batch_job_id)
         .join(File, File.file_id == SubmissionFile.file_id)
         .outerjoin(Job, Job.job_id == SubmissionFile.job_id)
         .where(SubmissionFile.submission_id == submission_id)
         .order_by(File.name)
     )
+
+
+def submission_files(session: Session, submission_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The submission's inputs (status, reporting job) and outputs (location, parents)."""
+    get_submission(session, submission_id)
+    inputs = session.execute(input_files(submission_id))
     parent = aliased(File)
     links = session.execute(
         select(FileParent.file_id, parent.name)
