@@ -406,3 +406,61 @@ def test_the_audit_log_records_each_change_in_its_experiment(world: World) -> No
     )
     assert [r["audit_id"] for r in mine.get_json()["items"]] == [change["audit_id"]]
     assert world.client.get("/api/v1/audit", headers=world.as_("pat")).status_code == 403
+
+
+# ---- the session experiment and role ----------------------------------------------------
+
+
+def test_a_person_chooses_where_and_as_what_they_act_by_default(world: World) -> None:
+    with world.db.transaction() as session:
+        identity.add_experiment(session, "other", "Other")
+        identity.set_membership(session, "pat", "other", "analysis")
+    # two memberships: nothing is assumed until pat chooses
+    assert world.client.get("/api/v1/me", headers=world.as_("pat")).get_json()["acting"] == {
+        "experiment": None,
+        "role": "analysis",
+    }
+    chosen = world.client.put(
+        "/api/v1/me",
+        json={"experiment": EXP, "role": "production-shifter"},
+        headers=world.as_("pat"),
+    )
+    assert chosen.status_code == 200 and chosen.get_json()["role"] == "production-shifter"
+    me = world.client.get("/api/v1/me", headers=world.as_("pat")).get_json()
+    assert me["acting"] == {"experiment": EXP, "role": "production-shifter"}
+    # a role not allowed there is lowered to the membership's, as the original did
+    lowered = world.client.put(
+        "/api/v1/me", json={"experiment": "other", "role": "production"}, headers=world.as_("pat")
+    )
+    assert lowered.get_json()["role"] == "analysis"
+    # the compatibility form: a redirect back, then acting there
+    moved = world.client.post(
+        "/update_session_experiment",
+        data={"session_experiment": EXP},
+        headers={**world.as_("pat"), "Referer": "/campaigns"},
+    )
+    assert (moved.status_code, moved.headers["Location"]) == (303, "/campaigns")
+    role = world.client.post(
+        "/update_session_role", data={"session_role": "production"}, headers=world.as_("pat")
+    )
+    assert role.status_code == 303
+    me = world.client.get("/api/v1/me", headers=world.as_("pat")).get_json()
+    assert me["acting"] == {"experiment": EXP, "role": "production"}
+
+
+@pytest.mark.parametrize(
+    ("who", "body", "status", "field"),
+    [
+        ("nora", {"experiment": EXP}, 403, "not a member"),
+        ("pat", {"experiment": "nowhere"}, 403, "no experiment"),
+        ("pat", {"role": "production"}, 400, "experiment"),
+        ("pat", {"experiment": EXP, "role": "boss"}, 400, "role"),
+    ],
+)
+def test_a_bad_session_choice_is_refused_and_changes_nothing(
+    world: World, who: str, body: dict[str, Any], status: int, field: str
+) -> None:
+    before = world.client.get("/api/v1/me", headers=world.as_(who)).get_json()["acting"]
+    answer = world.client.put("/api/v1/me", json=body, headers=world.as_(who))
+    assert answer.status_code == status and field in answer.get_json()["error"]["message"]
+    assert world.client.get("/api/v1/me", headers=world.as_(who)).get_json()["acting"] == before

@@ -307,6 +307,11 @@ def test_a_login_setup_test_and_a_job_type_test_are_requested(live: Live) -> Non
 def test_me_tokens_members_audit_and_the_global_hold(live: Live) -> None:
     me = live.json("pat", "me")
     assert me["username"] == "pat" and me["acting"] == {"experiment": EXP, "role": "production"}
+    shifting = live.json("pat", "me", "--act-in", EXP, "--act-as", "production-shifter")
+    assert shifting["acting"] == {"experiment": EXP, "role": "production-shifter"}
+    live.ok("pat", "me", "--act-in", EXP, "--act-as", "production")
+    status, _, err = live.run("pat", "me", "--act-in", "nowhere")
+    assert status == 1 and "no experiment 'nowhere'" in err
     made = live.json("pat", "token", "create", "ci", "--expires-days", "3")
     assert made["token"] and "ci" in live.ok("pat", "token", "list")
     live.ok("pat", "token", "revoke", str(made["token_id"]))

@@ -13,7 +13,7 @@ from poms_shared.db import identity
 from poms_shared.db.audit import record_audit
 from poms_shared.db.models import ApiToken, Experiment
 from poms_shared.db.tables import AuditEntry
-from poms_shared.domain.permissions import SUPERUSER, Act, Owner, actable_roles
+from poms_shared.domain.permissions import ROLES, SUPERUSER, Act, Owner, actable_roles
 from poms_web import auth
 from poms_web.adapters.actions import BadRequest
 from poms_web.adapters.queries import NotFound
@@ -40,6 +40,38 @@ def me() -> Any:
             "dev_login": bool(g.get("poms_dev_login")),
         }
     )
+
+
+@bp.put("/me")
+def choose_session() -> Any:
+    """Save the experiment (and role) this person acts in when a request names none:
+    ``{"experiment", "role"?}``; a role not theirs there falls back to their own."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send a JSON object: {"experiment": …, "role"?: …}')
+    experiment, role = body.get("experiment"), body.get("role")
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise BadRequest("experiment: name the experiment to act in")
+    if role is not None and (not isinstance(role, str) or role not in ROLES):
+        raise BadRequest(f"role: one of {', '.join(ROLES)}")
+    with web_state().db.transaction() as session:
+        who = auth.person(session)
+        if who.token_experiment and experiment.strip() != who.token_experiment:
+            raise Forbidden(f"this API token acts only in experiment {who.token_experiment}")
+        try:
+            saved = identity.set_session(session, who.username, experiment.strip(), role)
+        except identity.IdentityError as exc:
+            raise Forbidden(str(exc)) from None
+        record_audit(
+            session,
+            actor=who.username,
+            action="choose_session",
+            entity="experimenter",
+            entity_id=who.username,
+            after={"experiment": experiment.strip(), "role": saved},
+            experiment=experiment.strip(),
+        )
+    return jsonify({"experiment": experiment.strip(), "role": saved, "asked_role": role})
 
 
 def _token_info(token: ApiToken) -> dict[str, Any]:

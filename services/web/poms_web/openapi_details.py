@@ -209,6 +209,7 @@ INPUT_REPORT = {
 
 # "METHOD /path" -> {"query": [...], "body": requestBody (NO_BODY: none)}
 DETAILS: dict[str, dict[str, Any]] = {
+    "PUT /me": {"body": _body({"experiment": STR, "role": ROLE}, ("experiment",))},
     # ---- campaigns
     "GET /campaigns": {
         "query": [
@@ -532,6 +533,9 @@ REGISTER = {
 
 # method name -> form field -> schema (besides fmt, experiment and role, which every one takes)
 COMPAT_FIELDS: dict[str, dict[str, Any]] = {
+    # the session's experiment and role
+    "update_session_experiment": {"session_experiment": STR},
+    "update_session_role": {"session_role": ROLE},
     # campaigns
     "show_campaigns": {
         "action": {"type": "string", "enum": ["delete"]},

@@ -53,9 +53,14 @@ def add_parser(nouns: Any) -> None:
     me_parser = nouns.add_parser(
         "me",
         help="who the server thinks I am, and where I act as what",
-        description="Who the server thinks I am, and where I may act as what.",
+        description=(
+            "Who the server thinks I am, and where I may act as what. With --act-in,"
+            " save where (and as what) I act when a request names no experiment."
+        ),
         parents=[COMMON],
     )
+    me_parser.add_argument("--act-in", metavar="EXPERIMENT", help="act here by default")
+    me_parser.add_argument("--act-as", metavar="ROLE", choices=ROLES, help="as this role")
     me_parser.set_defaults(handler=me)
 
     verbs = noun(nouns, "token", "my API tokens")
@@ -108,6 +113,9 @@ def _paging(parser: argparse.ArgumentParser) -> None:
 
 
 def me(args: argparse.Namespace, client: Client) -> Shown:
+    if getattr(args, "act_in", None):
+        body = {"experiment": args.act_in, "role": args.act_as}
+        client.call("PUT", "/me", json_body=body)
     data = client.call("GET", "/me").json()
     memberships = data.get("memberships") or {}
     text = fields(

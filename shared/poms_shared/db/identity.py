@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from poms_shared.db.base import utcnow
 from poms_shared.db.models import ApiToken, Experiment, Experimenter, Membership
-from poms_shared.domain.permissions import ROLES, Actor
+from poms_shared.domain.permissions import ROLES, Actor, actable_roles
 
 TOKEN_PREFIX = "poms_"
 SHOWN = 12  # characters of a token kept in clear, to tell tokens apart
@@ -43,6 +43,7 @@ class Person:
     session_experiment: str | None
     token_experiment: str | None = None  # a scoped token acts only here …
     token_role: str | None = None  # … and only as this
+    session_role: str | None = None  # the role chosen for the session experiment
 
     def acting(self, experiment: str | None, role: str | None) -> Actor:
         """The actor for a request naming ``experiment``/``role`` (either may be None:
@@ -51,6 +52,8 @@ class Person:
         experiment = experiment or self.token_experiment or self.session_experiment
         if experiment is None and len(self.memberships) == 1:
             experiment = next(iter(self.memberships))
+        if role is None and self.token_role is None and experiment == self.session_experiment:
+            role = self.session_role
         role = role or self.token_role or _highest(self, experiment)
         return Actor(self.username, experiment, role, root=self.root, memberships=self.memberships)
 
@@ -86,6 +89,7 @@ def _person(session: Session, user: Experimenter) -> Person:
         root=user.root,
         memberships={experiment: role for experiment, role in rows},
         session_experiment=user.session_experiment,
+        session_role=user.session_role if user.session_experiment else None,
     )
 
 
@@ -241,3 +245,25 @@ def members(session: Session, experiment: str) -> list[tuple[str, str, bool]]:
         .order_by(Experimenter.username)
     )
     return [(u, r, a) for u, r, a in rows]
+
+
+def set_session(session: Session, username: str, experiment: str, role: str | None) -> str:
+    """Save where ``username`` acts by default: ``experiment`` (they must be a member, an
+    administrator anywhere) as ``role``, or when the role is missing or not theirs
+    there, their membership's role (as the original lowered it). The role saved."""
+    user = session.scalar(select(Experimenter).where(Experimenter.username == username))
+    if user is None:
+        raise IdentityError(f"no user {username!r}")
+    if session.get(Experiment, experiment) is None:
+        raise IdentityError(f"no experiment {experiment!r}")
+    who = _person(session, user)
+    allowed = actable_roles(
+        Actor(username, experiment, "analysis", root=who.root, memberships=who.memberships),
+        experiment,
+    )
+    if not allowed:
+        raise IdentityError(f"{username} is not a member of experiment {experiment}")
+    chosen = role if role is not None and role in allowed else _highest(who, experiment)
+    user.session_experiment = experiment
+    user.session_role = chosen
+    return chosen
