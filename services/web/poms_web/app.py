@@ -24,8 +24,10 @@ from poms_web import (
     login_setups_api,
     ops,
     pages,
+    pages_more,
     pages_stage,
     pages_submission,
+    pages_templates,
     recovery_api,
     stages_api,
     submissions_api,
@@ -55,6 +57,8 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(pages.bp)
     app.register_blueprint(pages_stage.bp)
     app.register_blueprint(pages_submission.bp)
+    app.register_blueprint(pages_more.bp)
+    app.register_blueprint(pages_templates.bp)
     app.register_blueprint(compat.bp)
     register_error_handlers(app)
     app.before_request(_refuse_cross_site)

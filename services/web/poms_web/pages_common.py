@@ -47,6 +47,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("Held launches", "pages.held_launches", "/api/v1/held-launches"),
         ),
     ),
+    ("Account", (("My API tokens", "more_pages.tokens", "/api/v1/tokens"),)),
 )
 
 
