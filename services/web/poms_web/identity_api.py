@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 
 from poms_shared.db import identity
@@ -55,23 +56,30 @@ def choose_session() -> Any:
     if role is not None and (not isinstance(role, str) or role not in ROLES):
         raise BadRequest(f"role: one of {', '.join(ROLES)}")
     with web_state().db.transaction() as session:
-        who = auth.person(session)
-        if who.token_experiment and experiment.strip() != who.token_experiment:
-            raise Forbidden(f"this API token acts only in experiment {who.token_experiment}")
-        try:
-            saved = identity.set_session(session, who.username, experiment.strip(), role)
-        except identity.IdentityError as exc:
-            raise Forbidden(str(exc)) from None
-        record_audit(
-            session,
-            actor=who.username,
-            action="choose_session",
-            entity="experimenter",
-            entity_id=who.username,
-            after={"experiment": experiment.strip(), "role": saved},
-            experiment=experiment.strip(),
-        )
+        saved = save_session(session, experiment.strip(), role)
     return jsonify({"experiment": experiment.strip(), "role": saved, "asked_role": role})
+
+
+def save_session(session: Session, experiment: str, role: str | None) -> str:
+    """Save the requester's default experiment and role (403 if not theirs), audited;
+    the role saved."""
+    who = auth.person(session)
+    if who.token_experiment and experiment != who.token_experiment:
+        raise Forbidden(f"this API token acts only in experiment {who.token_experiment}")
+    try:
+        saved = identity.set_session(session, who.username, experiment, role)
+    except identity.IdentityError as exc:
+        raise Forbidden(str(exc)) from None
+    record_audit(
+        session,
+        actor=who.username,
+        action="choose_session",
+        entity="experimenter",
+        entity_id=who.username,
+        after={"experiment": experiment, "role": saved},
+        experiment=experiment,
+    )
+    return saved
 
 
 def _token_info(token: ApiToken) -> dict[str, Any]:

@@ -5,32 +5,17 @@ from __future__ import annotations
 from flask import request
 from werkzeug.exceptions import Forbidden
 
-from poms_shared.db import identity
-from poms_shared.db.audit import record_audit
-from poms_web import auth
+from poms_web import auth, identity_api
 from poms_web.compat.framework import Params, Redirect, Reply, method
 from poms_web.context import web_state
 
 
 def _save(experiment: str | None, role: str | None) -> Reply:
     with web_state().db.transaction() as session:
-        who = auth.person(session)
         where = experiment or auth.actor(session).experiment
         if not where:
             raise Forbidden("no experiment chosen: pass session_experiment")
-        try:
-            saved = identity.set_session(session, who.username, where, role)
-        except identity.IdentityError as exc:
-            raise Forbidden(str(exc)) from None
-        record_audit(
-            session,
-            actor=who.username,
-            action="choose_session",
-            entity="experimenter",
-            entity_id=who.username,
-            after={"experiment": where, "role": saved},
-            experiment=where,
-        )
+        identity_api.save_session(session, where, role)
     return Redirect(request.referrer or "/")
 
 
