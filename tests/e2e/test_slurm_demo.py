@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from test_distributed_demo import _all_located, stage_statuses, wait_until
 
-from poms_shared.db.tables import File, Submission
+from poms_shared.db.tables import File, Job, Submission
 from poms_shared.demo import DEMO_CAMPAIGN
 from poms_shared.demo.load import load_samples
 from poms_shared.domain.statuses import SubmissionStatus
@@ -58,6 +58,13 @@ def test_demo_campaign_completes_with_its_jobs_on_slurm(
     finally:
         stack.stop_all()
     assert final == {"generate": ["Located"], "simulate": ["Located"], "reconstruct": ["Located"]}
+    with pg_database.transaction() as session:
+        jobs = session.scalars(select(Job).where(Job.backend == "slurm")).all()
+        # squeue names the cluster, the request and (once ended) the start and end times
+        usage = {
+            (j.site, j.wall_seconds is not None, j.memory_requested_mb is not None) for j in jobs
+        }
+    assert jobs and usage == {("poms-test", True, True)}
     with pg_database.transaction() as session:
         subs = session.scalars(select(Submission).order_by(Submission.submission_id)).all()
         assert [SubmissionStatus(s.status_id) for s in subs] == [SubmissionStatus.LOCATED] * 3

@@ -103,6 +103,16 @@ def test_jobs_end_with_their_exit_codes_nodes_and_increasing_seqs(driver: Driver
         assert all(e.submission_id == 101 and e.backend == driver.backend.name for e in events)
 
 
+def test_ended_jobs_tell_the_site_they_ran_at_and_for_how_long(driver: Driver) -> None:
+    driver.submit(108, "sleep 1\n", 1)
+    watcher = Watcher(driver)
+    [final] = terminal(watcher, 1)
+    assert final.state == "completed"
+    assert final.site  # the local site, the Slurm cluster, the glidein site
+    # whole seconds on Slurm (start and end times), so a second's sleep may show as 1
+    assert final.wall_seconds is not None and 0.9 <= final.wall_seconds < 30
+
+
 def test_finished_jobs_are_not_reported_once_marked_tracked(driver: Driver) -> None:
     driver.submit(102, "exit 0\n", 2)
     watcher = Watcher(driver)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from submission_fixtures import make_submission
 
 from poms_shared.contracts import decode
-from poms_shared.contracts.messages import JobEventsReported
+from poms_shared.contracts.messages import JobEvent, JobEventsReported
 from poms_shared.db.session import Database
 from poms_shared.db.tables import Job, OutboxMessage, Submission
 from poms_shared.domain.statuses import JobState, SubmissionStatus
@@ -61,6 +61,36 @@ def test_a_job_log_records_each_jobs_end_and_where_it_ran(client, database):
         assert sub is not None
         # 1 completed, 1 failed, 1 removed: failed > 0.5 × completed → Failed
         assert SubmissionStatus(sub.status_id) == SubmissionStatus.FAILED
+
+
+def reported(database: Database) -> list[JobEvent]:
+    with database.transaction() as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.outbox_id)).all()
+        payloads = [decode(row.body).payload for row in rows]
+    return [e for p in payloads if isinstance(p, JobEventsReported) for e in p.events]
+
+
+def usage(database: Database) -> dict[str, tuple[object, ...]]:
+    with database.transaction() as session:
+        return {
+            j.batch_job_id: (j.cpu_seconds, j.wall_seconds, j.memory_mb, j.memory_requested_mb)
+            for j in session.scalars(select(Job))
+        }
+
+
+def test_a_job_log_records_what_each_finished_job_used(client, database):
+    sid = make_submission(database, [])
+    url = f"/api/v1/submissions/{sid}/condor-log?schedd=jobsub01.fnal.gov"
+    assert client.post(url, data=LOG, content_type="text/plain").status_code == 202
+    [ended] = [e for e in reported(database) if e.state == "completed"]
+    assert (ended.cpu_seconds, ended.wall_seconds, ended.memory_mb) == (605.0, 1135.0, 1843)
+    assert all(e.cpu_seconds is None for e in reported(database) if e.state == "running")
+    run_tracker(database)
+    assert usage(database) == {
+        "4321.0@jobsub01.fnal.gov": (605.0, 1135.0, 1843, 2000),
+        "4321.1@jobsub01.fnal.gov": (32.0, 60.0, None, 4096),
+        "4321.2@jobsub01.fnal.gov": (None, None, None, None),
+    }
 
 
 def test_posting_the_same_log_twice_changes_nothing(client, database):

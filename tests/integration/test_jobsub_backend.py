@@ -14,7 +14,7 @@ from poms_shared.batch.observed import read_clusters
 from poms_shared.batch.port import BatchError
 from poms_shared.contracts.messages import JobEvent
 from poms_shared.testing import fake_jobsub
-from poms_shared.testing.fake_jobsub import WORKER_NODE, FakeQueue
+from poms_shared.testing.fake_jobsub import REQUEST_MEMORY, SITE, WORKER_NODE, FakeQueue
 
 
 class Clock:
@@ -110,6 +110,24 @@ def test_jobs_that_left_the_queue_get_exit_codes_and_nodes_from_one_history_call
     assert len(queue.calls("jobsub_history")) == 1  # ended jobs are not looked up again
 
 
+def test_a_finished_jobs_final_event_tells_what_history_says_it_used(
+    tmp_path: Path, queue: FakeQueue
+) -> None:
+    batch = JobsubBatch(tmp_path / "spool", group="demo", user="poms")
+    script = make_job(tmp_path, "python3 -c 'sum(range(3_000_000))'\nsleep 0.2\n")
+    batch.submit(1, [script], 1, dict(os.environ), str(tmp_path))
+    [waiting] = last_events(batch).values()
+    assert waiting.site is None and waiting.memory_requested_mb is None  # jobsub_q tells none
+
+    queue.advance()
+    [final] = last_events(batch).values()
+    assert final.state == "completed"
+    assert (final.site, final.memory_requested_mb) == (SITE, REQUEST_MEMORY)
+    assert final.wall_seconds is not None and final.wall_seconds >= 0.2
+    assert final.cpu_seconds is not None and 0 < final.cpu_seconds <= final.wall_seconds
+    assert final.memory_mb is not None and final.memory_mb > 0
+
+
 def test_a_job_removed_before_any_poll_saw_it_go_is_recorded_removed_from_history(
     tmp_path: Path, queue: FakeQueue
 ) -> None:
@@ -119,6 +137,8 @@ def test_a_job_removed_before_any_poll_saw_it_go_is_recorded_removed_from_histor
     queue.advance()  # the removed job leaves the queue for the history
     [final] = last_events(batch).values()
     assert (final.state, final.exit_code, final.node) == ("removed", None, None)
+    # it never ran: no site, no use; what it asked for is still on its ad
+    assert (final.site, final.cpu_seconds, final.memory_requested_mb) == (None, None, 2000)
 
 
 def test_a_job_history_does_not_know_ends_completed_only_after_the_grace_period(

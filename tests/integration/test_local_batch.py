@@ -291,3 +291,33 @@ def test_kill_escalates_to_sigkill_after_the_grace(spool: Path) -> None:
     assert not group_alive(payload.pid)
     assert [(j.state, j.exit_code) for j in batch.jobs()] == [("removed", None)]
     assert jd.job_json.stat().st_mode & 0o077 == 0  # the saved environment stays private
+
+
+def test_an_ended_job_reports_what_it_used(
+    spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The terminal event carries the payload's CPU and wall seconds, its peak memory and
+    the site (``POMS_LOCAL_SITE`` where the runner runs); events before it tell none."""
+    monkeypatch.setenv("POMS_LOCAL_SITE", "lab")
+    burn = (
+        "import time\n"
+        "block = bytearray(60 * 1024 * 1024)\n"  # touched: resident
+        "for i in range(0, len(block), 4096): block[i] = 1\n"
+        "end = time.process_time() + 0.3\n"
+        "while time.process_time() < end: pass\n"
+        "time.sleep(0.2)\n"
+    )
+    batch = LocalBatch(spool, slots=1)
+    batch.submit(12, [sys.executable, "-c", burn], count=1, env=job_env(), cwd=str(tmp_path))
+
+    [events] = by_job(poll_until_terminal(batch, 1).events).values()
+
+    *before, last = events
+    assert last.state == "completed"
+    assert all(e.cpu_seconds is None and e.site is None for e in before)
+    assert last.site == "lab"
+    assert last.cpu_seconds is not None and last.wall_seconds is not None
+    assert 0.3 <= last.cpu_seconds <= last.wall_seconds + 0.05
+    assert last.wall_seconds >= 0.5
+    assert last.memory_mb is not None and last.memory_mb >= 60
+    assert last.memory_requested_mb is None  # the local backend takes no request

@@ -11,6 +11,7 @@ with the batch's messages or events.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from submission_fixtures import make_submission
 
 from poms_shared.broker import PermanentError
 from poms_shared.broker.errors import Delivery, Dispatcher, Outcome, RetryPolicy
-from poms_shared.contracts import Envelope, decode, encode, new_envelope
+from poms_shared.contracts import Envelope, MalformedMessage, decode, encode, new_envelope
 from poms_shared.contracts.messages import (
     DeclaredFile,
     FilesDeclared,
@@ -494,3 +495,98 @@ def test_reports_on_jobs_with_odd_ids_move_them_as_one_at_a_time_would(
 
 def replace_id(event: JobEvent, batch_job_id: str) -> JobEvent:
     return event.model_copy(update={"batch_job_id": batch_job_id})
+
+
+def test_a_run_of_declarations_refreshes_each_submission_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's outputs come in many declarations: the located check (which may ask the
+    data catalog) runs once per submission of the run, after all of them are recorded."""
+    sids = [make_submission(database, []) for _ in range(2)]
+    refreshed: list[tuple[int, int]] = []
+    real = handlers.refresh
+
+    def counting(uow: Any, submission: Submission, *args: Any, **kwargs: Any) -> bool:
+        files = uow.session.scalars(
+            select(File.name).where(File.producing_submission_id == submission.submission_id)
+        ).all()
+        refreshed.append((submission.submission_id, len(files)))
+        return real(uow, submission, *args, **kwargs)
+
+    monkeypatch.setattr(handlers, "refresh", counting)
+    declarations = [
+        FilesDeclared(
+            experiment=DEMO_EXPERIMENT,
+            submission_id=sid,
+            files=[DeclaredFile(name=f"out_{sid}_{n}.root")],
+        )
+        for n in range(3)
+        for sid in sids
+    ]
+    deliver(database, [new_envelope(d) for d in declarations])
+
+    assert refreshed == [(sid, 3) for sid in sorted(sids)]  # once each, every file seen
+
+
+def usage(db: Database) -> dict[str, tuple[Any, ...]]:
+    with db.transaction() as session:
+        return {
+            j.batch_job_id: (
+                j.site,
+                j.cpu_seconds,
+                j.wall_seconds,
+                j.memory_mb,
+                j.memory_requested_mb,
+            )
+            for j in session.scalars(select(Job))
+        }
+
+
+def test_what_a_job_used_is_kept_from_its_newest_event_that_tells_it(database: Database) -> None:
+    """Site, CPU and wall seconds and memory come with events (cumulative): the newest
+    accepted event naming one wins, one naming none keeps it, a stale one changes nothing
+    — in one batch (the fold) and across batches (the SQL merge) alike."""
+    sid = make_submission(database, [])
+    job0, job1 = f"{sid}.0@{BACKEND}", f"{sid}.1@{BACKEND}"
+
+    def told(n: int, state: str, seq: int, **used: Any) -> JobEvent:
+        return seen(sid, n, state, seq).model_copy(update=used)
+
+    first = {"site": "FNAL", "cpu_seconds": 10.5, "wall_seconds": 20.0, "memory_mb": 900}
+    later = {"cpu_seconds": 55.25, "wall_seconds": 60.0, "memory_requested_mb": 2000}
+    deliver(
+        database,
+        [
+            new_envelope(JobEventsReported(events=[told(0, "running", 1, **first)])),
+            new_envelope(JobEventsReported(events=[told(0, "running", 2, **later)])),
+            new_envelope(JobEventsReported(events=[told(1, "running", 1, **first)])),
+        ],
+    )
+    assert usage(database) == {
+        job0: ("FNAL", 55.25, 60.0, 900, 2000),
+        job1: ("FNAL", 10.5, 20.0, 900, None),
+    }
+
+    deliver(
+        database,
+        [
+            new_envelope(JobEventsReported(events=[told(1, "idle", 1, cpu_seconds=1.0)])),  # stale
+            new_envelope(JobEventsReported(events=[told(1, "completed", 3, memory_mb=1200)])),
+            new_envelope(JobEventsReported(events=[told(0, "completed", 3)])),  # tells nothing
+        ],
+    )
+    assert usage(database) == {
+        job0: ("FNAL", 55.25, 60.0, 900, 2000),
+        job1: ("FNAL", 10.5, 20.0, 1200, None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cpu_seconds", -1.0), ("wall_seconds", float("nan")), ("memory_mb", -5)],
+)
+def test_impossible_usage_is_refused_naming_the_field(field: str, value: float) -> None:
+    raw = json.loads(encode(new_envelope(running(1, 0))))
+    raw["payload"]["events"][0][field] = value
+    with pytest.raises(MalformedMessage, match=f"at events.0.{field}"):
+        decode(json.dumps(raw).encode())

@@ -15,6 +15,8 @@ from poms_shared.batch.jobsub_parse import (
     parse_submit_output,
     submission_group,
 )
+from poms_shared.batch.jobsub_usage import ad_usage
+from poms_shared.batch.local_events import Usage
 from poms_shared.batch.observed import Observation
 from poms_shared.batch.port import BatchError
 from poms_shared.batch.slurm import parse_ref
@@ -43,7 +45,7 @@ SQUEUE = {
 JOBCOMP = (
     "JobId=4 UserId=root(0) GroupId=root(0) Name=wrap JobState=FAILED Partition=poms "
     "TimeLimit=525600 StartTime=2026-11-21T03:05:36 EndTime=2026-11-21T03:05:37 NodeList=vm "
-    "NodeCnt=1 ProcCnt=1 WorkDir=/work ReservationName= Tres=cpu=1,node=1 Account= QOS= "
+    "NodeCnt=1 ProcCnt=1 WorkDir=/work ReservationName= Tres=cpu=1,mem=100M,node=1 Account= QOS= "
     "WcKey= Cluster=unknown SubmitTime=2026-11-21T03:05:35 EligibleTime=2026-11-21T03:05:36 "
     "ArrayJobId=1 ArrayTaskId=1 DerivedExitCode=0:0 ExitCode=3:0 \n"
 )
@@ -83,7 +85,9 @@ def test_wait_statuses_and_task_ranges_decode_like_a_shell() -> None:
 
 
 def test_jobcomp_lines_give_the_final_state_of_array_tasks() -> None:
-    assert parse_jobcomp_lines([JOBCOMP]) == {(1, 1): Observation("failed", 3, "vm")}
+    # jobcomp/filetxt writes Cluster=unknown: no site; the wall time is EndTime - StartTime
+    usage = Usage(wall_seconds=1.0, memory_requested_mb=100)
+    assert parse_jobcomp_lines([JOBCOMP]) == {(1, 1): Observation("failed", 3, "vm", usage)}
 
 
 def test_slurm_refs_accept_batch_and_job_ids() -> None:
@@ -109,26 +113,48 @@ def test_jobsub_q_rows_map_status_codes() -> None:
 
 # jobsub_history -G demo -name jobsub01.fnal.gov -constraint '...' -limit 6 -autoformat
 # ClusterId ProcId JobStatus ExitCode ExitBySignal ExitSignal LastRemoteHost RemoteHost
+# RemoteUserCpu RemoteSysCpu RemoteWallClockTime ResidentSetSize_RAW MemoryUsage
+# RequestMemory MATCH_GLIDEIN_Site MATCH_EXP_JOB_GLIDEIN_Site JOB_Site GLIDEIN_Site
 # (newest first: jobsub_history always reads backwards)
 JOBSUB_HISTORY = """\
-4242017 2 4 0 false undefined slot1_3@fnpc9014.fnal.gov undefined
-4242017 1 4 3 false undefined slot1_12@fnpc7103.fnal.gov undefined
-4242017 0 4 undefined true 9 slot1@glidein_2881_329104040@cmswn2134.fnal.gov undefined
-4242018 1 3 undefined undefined undefined undefined slot1_1@fnpc9014.fnal.gov
-4242018 0 3 undefined undefined undefined undefined undefined
-4242018 0 4 0 false undefined slot1_2@fnpc9015.fnal.gov undefined
-"""
+4242017 2 4 0 false undefined slot1_3@fnpc9014.fnal.gov undefined 3521.0 42.0 3700.0 1843200 1800 2000 FermiGrid FermiGrid undefined undefined
+4242017 1 4 3 false undefined slot1_12@fnpc7103.fnal.gov undefined 10.5 undefined 61.0 undefined 245 2000 undefined Unknown BNL undefined
+4242017 0 4 undefined true 9 slot1@glidein_2881_329104040@cmswn2134.fnal.gov undefined undefined undefined undefined undefined undefined undefined undefined undefined undefined undefined
+4242018 1 3 undefined undefined undefined undefined slot1_1@fnpc9014.fnal.gov 0.0 0.0 12.0 0 0 4096.0 undefined undefined undefined MWT2
+4242018 0 3 undefined undefined undefined undefined undefined undefined undefined undefined undefined undefined 2000 undefined undefined undefined undefined
+4242018 0 4 0 false undefined slot1_2@fnpc9015.fnal.gov undefined 1 1 1 1 1 1 A B C D
+"""  # noqa: E501 (one ad per line, as jobsub_history prints them)
 
 
 def test_jobsub_history_autoformat_rows_give_final_states_exit_codes_and_nodes() -> None:
-    assert parse_history(JOBSUB_HISTORY) == {
-        (4242017, 2): Observation("completed", 0, "fnpc9014.fnal.gov"),
-        (4242017, 1): Observation("failed", 3, "fnpc7103.fnal.gov"),
-        (4242017, 0): Observation("failed", 137, "cmswn2134.fnal.gov"),
-        (4242018, 1): Observation("removed", None, "fnpc9014.fnal.gov"),
+    seen = parse_history(JOBSUB_HISTORY)
+    assert {key: (o.state, o.exit_code, o.node) for key, o in seen.items()} == {
+        (4242017, 2): ("completed", 0, "fnpc9014.fnal.gov"),
+        (4242017, 1): ("failed", 3, "fnpc7103.fnal.gov"),
+        (4242017, 0): ("failed", 137, "cmswn2134.fnal.gov"),
+        (4242018, 1): ("removed", None, "fnpc9014.fnal.gov"),
         # the newest ad of a job wins over an older one of the same id
-        (4242018, 0): Observation("removed", None, None),
+        (4242018, 0): ("removed", None, None),
     }
+
+
+def test_jobsub_history_rows_tell_what_each_job_used() -> None:
+    seen = parse_history(JOBSUB_HISTORY)
+    # ResidentSetSize_RAW is KiB and wins over MemoryUsage (MiB)
+    assert seen[(4242017, 2)].usage == Usage("FermiGrid", 3563.0, 3700.0, 1800, 2000)
+    # one CPU part alone still counts; MemoryUsage stands in for the raw RSS; an
+    # "Unknown" site is passed over for the next site attribute
+    assert seen[(4242017, 1)].usage == Usage("BNL", 10.5, 61.0, 245, 2000)
+    assert seen[(4242017, 0)].usage is None
+    assert seen[(4242018, 1)].usage == Usage("MWT2", 0.0, 12.0, 0, 4096)
+    assert seen[(4242018, 0)].usage == Usage(memory_requested_mb=2000)
+
+
+def test_a_site_name_with_a_space_costs_only_the_site() -> None:
+    row = "7 0 4 0 false undefined slot1@wn.edu undefined 5 1 9 2048 2 2000 Big Site X Y Z"
+    [seen] = parse_history(row).values()
+    assert (seen.state, seen.exit_code, seen.node) == ("completed", 0, "wn.edu")
+    assert seen.usage == Usage(None, 6.0, 9.0, 2, 2000)
 
 
 @pytest.mark.parametrize(
@@ -137,9 +163,10 @@ def test_jobsub_history_autoformat_rows_give_final_states_exit_codes_and_nodes()
         "",
         "JOBSUBJOBID      OWNER    SUBMITTED   FINISHED    ST  CMD\n",
         "Error: Couldn't contact schedd jobsub02.fnal.gov\n",
-        "4242017 x 4 0 false undefined slot1@a undefined\n",
-        "4242017 0 4 0 false undefined slot1@a\n",  # a column short
-        "4242017 0 2 undefined undefined undefined undefined slot1@a\n",  # still running
+        "4242017 x 4 0 false undefined slot1@a undefined" + " undefined" * 10 + "\n",
+        "4242017 0 4 0 false undefined slot1@a undefined\n",  # the usage columns missing
+        "4242017 0 2 undefined undefined undefined undefined slot1@a" + " 1" * 10 + "\n",  # live
+        "4242017 ² 4 0 false undefined slot1@a undefined" + " undefined" * 10 + "\n",
     ],
 )
 def test_jobsub_history_lines_that_are_not_final_job_rows_are_skipped(text: str) -> None:
@@ -147,7 +174,7 @@ def test_jobsub_history_lines_that_are_not_final_job_rows_are_skipped(text: str)
 
 
 def test_a_completed_ad_without_an_exit_code_counts_as_completed() -> None:
-    row = "7 0 4 undefined undefined undefined undefined undefined"
+    row = "7 0 4 undefined undefined undefined undefined undefined" + " undefined" * 10
     assert parse_history(row) == {(7, 0): Observation("completed", None, None)}
 
 
@@ -198,3 +225,21 @@ def test_a_submission_runs_under_jobsub_group_then_group_then_the_configured_one
     env: dict[str, str], group: str
 ) -> None:
     assert submission_group(env, "demo") == group
+
+
+@pytest.mark.parametrize(
+    ("ad", "usage"),
+    [
+        ({"RemoteUserCpu": "-1", "RemoteSysCpu": "nan", "RemoteWallClockTime": "inf"}, None),
+        ({"ResidentSetSize_RAW": "lots", "MemoryUsage": "512"}, Usage(memory_mb=512)),
+        ({"ResidentSetSize_RAW": "1048575"}, Usage(memory_mb=1023)),  # KiB → whole MiB
+        ({"RequestMemory": "1e400", "RemoteWallClockTime": "9" * 5000}, None),
+        (
+            {"MATCH_GLIDEIN_Site": "$$(GLIDEIN_Site:Unknown)", "JOB_Site": '"Nebraska"'},
+            Usage("Nebraska"),
+        ),
+        ({"MATCH_EXP_JOB_GLIDEIN_Site": "Unknown", "GLIDEIN_Site": "error"}, None),
+    ],
+)
+def test_ad_values_that_are_not_usage_are_left_out(ad: dict[str, str], usage: Usage | None) -> None:
+    assert ad_usage(ad) == usage

@@ -124,10 +124,13 @@ def test_job_keys_name_each_job_once() -> None:
 
 
 def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
-    change = JobChange("local", "a\tb", 7, 30, 2, node="x\\y\nz", started_at=T0)
+    change = JobChange(
+        "local", "a\tb", 7, 30, 2, node="x\\y\nz", started_at=T0, site="a\tsite", cpu_seconds=1.5
+    )
     row = _tsv([change]).getvalue()
-    assert (
-        row == "local\ta\\tb\t7\t30\t2\t\\N\tx\\\\y\\nz\t\\N\t2025-03-01T00:00:00+00:00\t\\N\tf\n"
+    assert row == (
+        "local\ta\\tb\t7\t30\t2\t\\N\tx\\\\y\\nz\t\\N\t2025-03-01T00:00:00+00:00\t\\N"
+        "\ta\\tsite\t1.5\t\\N\t\\N\t\\N\tf\n"
     )
 
 
@@ -139,15 +142,33 @@ def test_counts_from_states_ignore_what_a_concurrent_writer_made_negative() -> N
 def test_copy_rows_of_many_changes_are_built_column_by_column_alike() -> None:
     changes = [
         JobChange("local", "1.0", 7, 30, 2, node="n", started_at=T0),
-        JobChange("slurm", "b\\c", 8, 41, 9, 3, None, "/l", T0, T0 + timedelta(hours=1), True),
+        JobChange(
+            "slurm",
+            "b\\c",
+            8,
+            41,
+            9,
+            3,
+            None,
+            "/l",
+            T0,
+            T0 + timedelta(hours=1),
+            "site",
+            2.5,
+            3.0,
+            100,
+            2000,
+            True,
+        ),
         JobChange("local", "2.0", 7, 10, 1, existing=True),
     ]
+    unknown = "\t\\N" * 5  # no site, CPU, wall, memory used or requested
     staged = _tsv(changes).getvalue().splitlines()
     assert staged == [
-        "local\t1.0\t7\t30\t2\t\\N\tn\t\\N\t2025-03-01T00:00:00+00:00\t\\N\tf",
+        f"local\t1.0\t7\t30\t2\t\\N\tn\t\\N\t2025-03-01T00:00:00+00:00\t\\N{unknown}\tf",
         "slurm\tb\\\\c\t8\t41\t9\t3\t\\N\t/l\t2025-03-01T00:00:00+00:00"
-        "\t2025-03-01T01:00:00+00:00\tt",
-        "local\t2.0\t7\t10\t1\t\\N\t\\N\t\\N\t\\N\t\\N\tt",
+        "\t2025-03-01T01:00:00+00:00\tsite\t2.5\t3.0\t100\t2000\tt",
+        f"local\t2.0\t7\t10\t1\t\\N\t\\N\t\\N\t\\N\t\\N{unknown}\tt",
     ]
     updated = _tsv(changes, T0).getvalue().splitlines()
     assert [row.rsplit("\t", 1)[0] for row in updated] == [r.rsplit("\t", 1)[0] for r in staged]

@@ -1,4 +1,8 @@
-"""HTCondor job-log lines as a job-event source (``POST …/condor-log``)."""
+"""HTCondor job-log lines as a job-event source (``POST …/condor-log``).
+
+A terminated event's JobEvent carries what the job's last run used (CPU and wall seconds,
+peak and requested memory) as the log tells it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from poms_shared.batch.condor_log import CondorLogError, parse_condor_log
+from poms_shared.batch.local_events import usage_fields
 from poms_shared.contracts.messages import JobEvent, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.domain.permissions import Act
@@ -51,6 +56,7 @@ def condor_log(submission_id: int) -> Any:
             at=e.at,
             exit_code=e.exit_code,
             node=e.node,
+            **usage_fields(e.usage),
         )
         for e in parsed
     ]

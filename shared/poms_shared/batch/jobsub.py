@@ -7,7 +7,8 @@ While a job is queued its state comes from ``jobsub_q``, whose table shows no ex
 no execute node. When a job has left the queue POMS looks it up in ``jobsub_history``: one
 call per poll for every such job of one group and schedd. History gives the final state
 (JobStatus 3 removed, 4 completed; a non-zero ExitCode or a signal makes it failed), the
-exit code and the node (``LastRemoteHost`` without its slot), which the final event carries.
+exit code, the node (``LastRemoteHost`` without its slot) and what the job used (CPU, wall
+time, peak and requested memory, site: :mod:`jobsub_usage`), which the final event carries.
 
 History may not know a job: it was lost, the history file was rotated, or condor_history
 failed (``jobsub_history`` exits 0 even then). Such a job keeps its latest state and is

@@ -5,8 +5,10 @@ condor_history's own options through. Its default table carries neither exit cod
 nodes, so POMS asks for ``-autoformat`` columns (the one spelling of that option the wrapper
 recognises; with ``-af`` it would append its own ``-format`` options). Autoformat prints one
 line per job ad, the values in the order asked, separated by one space, strings unquoted,
-booleans as ``true``/``false`` and missing attributes as ``undefined``. None of the values
-asked for can contain a space.
+booleans as ``true``/``false`` and missing attributes as ``undefined``. Only the site names
+asked for last could contain a space: a row longer than asked keeps its state, exit code,
+node and numbers, and goes without a site. The final observation carries what the job
+used (:mod:`jobsub_usage`); jobsub_q's table tells none of it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
+from poms_shared.batch.jobsub_usage import SITE_ATTRIBUTES, USAGE_ATTRIBUTES, ad_usage
 from poms_shared.batch.observed import JobKey, Observation
 from poms_shared.batch.port import BatchError
 
@@ -41,7 +44,10 @@ HISTORY_ATTRIBUTES = (
     "ExitSignal",
     "LastRemoteHost",
     "RemoteHost",
+    *USAGE_ATTRIBUTES,
+    *SITE_ATTRIBUTES,  # last: see the module docstring
 )
+_FIXED_COLUMNS = len(HISTORY_ATTRIBUTES) - len(SITE_ATTRIBUTES)
 UNDEFINED = "undefined"
 UNKNOWN_COUNT = 10_000  # history ads read for a cluster POMS did not record (count unknown)
 
@@ -147,11 +153,8 @@ def parse_history(text: str) -> dict[JobKey, Observation]:
     """
     seen: dict[JobKey, Observation] = {}
     for line in text.splitlines():
-        fields = line.split()
-        if len(fields) != len(HISTORY_ATTRIBUTES):
-            continue
-        ad = dict(zip(HISTORY_ATTRIBUTES, fields, strict=True))
-        if not (ad["ClusterId"].isdigit() and ad["ProcId"].isdigit()):
+        ad = history_row(line)
+        if ad is None:
             continue
         key = (int(ad["ClusterId"]), int(ad["ProcId"]))
         observation = history_observation(ad)
@@ -160,21 +163,35 @@ def parse_history(text: str) -> dict[JobKey, Observation]:
     return seen
 
 
+def history_row(line: str) -> dict[str, str] | None:
+    """One autoformat row as attribute → printed value; None if it is not a job's row."""
+    fields = line.split()
+    if len(fields) < len(HISTORY_ATTRIBUTES):
+        return None
+    if len(fields) == len(HISTORY_ATTRIBUTES):
+        ad = dict(zip(HISTORY_ATTRIBUTES, fields, strict=True))
+    else:  # a site name with a space in it: which site column holds what is unknown
+        ad = dict(zip(HISTORY_ATTRIBUTES[:_FIXED_COLUMNS], fields, strict=False))
+    return ad if ad["ClusterId"].isdecimal() and ad["ProcId"].isdecimal() else None
+
+
 def history_observation(ad: Mapping[str, str]) -> Observation | None:
-    """A history ad's final state, exit code and node; None unless removed or completed."""
+    """A history ad's final state, exit code, node and usage; None unless removed or
+    completed."""
     node = execute_node(ad.get("LastRemoteHost", "")) or execute_node(ad.get("RemoteHost", ""))
     status = ad.get("JobStatus", "")
     if status == JOB_STATUS_REMOVED:
-        return Observation("removed", _int(ad.get("ExitCode", "")), node)
+        return Observation("removed", _int(ad.get("ExitCode", "")), node, ad_usage(ad))
     if status != JOB_STATUS_COMPLETED:
         return None
     if ad.get("ExitBySignal", "").lower() == "true":
         signal_number = _int(ad.get("ExitSignal", ""))
         code = None if signal_number is None else 128 + signal_number
-        return Observation("failed", code, node)
+        return Observation("failed", code, node, ad_usage(ad))
     code = _int(ad.get("ExitCode", ""))
     # an ad without ExitCode says nothing against success (as when a job leaves jobsub_q)
-    return Observation("completed" if code in (0, None) else "failed", code, node)
+    state = "completed" if code in (0, None) else "failed"
+    return Observation(state, code, node, ad_usage(ad))
 
 
 def execute_node(host: str) -> str | None:
@@ -187,6 +204,6 @@ def execute_node(host: str) -> str | None:
 
 def _int(value: str) -> int | None:
     value = value.strip()
-    if value.lstrip("-").isdigit():
+    if value.lstrip("-").isdecimal() and len(value) <= 18:
         return int(value)
     return None

@@ -6,6 +6,7 @@ Kept free of I/O and of pydantic: the job runner imports it and must start fast.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,20 @@ Scalar = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Where a job ran and what it used so far, as far as anyone told (None: unknown)."""
+
+    site: str | None = None
+    cpu_seconds: float | None = None
+    wall_seconds: float | None = None
+    memory_mb: int | None = None  # peak resident memory
+    memory_requested_mb: int | None = None
+
+    def to_obj(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class EventRecord:
     """One state change of one job, as stored in ``events.jsonl``."""
 
@@ -30,16 +45,19 @@ class EventRecord:
     at: datetime
     exit_code: int | None = None
     node: str | None = None
+    usage: Usage | None = None
 
     def to_line(self) -> bytes:
         """Encode as one complete JSON line (with its newline)."""
-        obj = {
+        obj: dict[str, Any] = {
             "seq": self.seq,
             "state": self.state,
             "at": self.at.isoformat(),
             "exit_code": self.exit_code,
             "node": self.node,
         }
+        if self.usage is not None and (told := self.usage.to_obj()):
+            obj["usage"] = told
         return (json.dumps(obj, separators=(",", ":")) + "\n").encode()
 
 
@@ -131,7 +149,39 @@ def parse_event(obj: dict[str, Any]) -> EventRecord | None:
         at=at,
         exit_code=_opt_int(obj.get("exit_code")),
         node=_opt_str(obj.get("node")),
+        usage=parse_usage(obj.get("usage")),
     )
+
+
+def usage_fields(usage: Usage | None) -> dict[str, Any]:
+    """The told parts of ``usage`` by name (the JobEvent fields of the same names)."""
+    return usage.to_obj() if usage is not None else {}
+
+
+def parse_usage(obj: Any) -> Usage | None:
+    """A usage object; values that are not what they should be (negative, not finite,
+    wrong type) are dropped rather than spoiling the event."""
+    if not isinstance(obj, dict):
+        return None
+    usage = Usage(
+        site=_opt_str(obj.get("site")),
+        cpu_seconds=_amount(obj.get("cpu_seconds")),
+        wall_seconds=_amount(obj.get("wall_seconds")),
+        memory_mb=_whole(obj.get("memory_mb")),
+        memory_requested_mb=_whole(obj.get("memory_requested_mb")),
+    )
+    return usage if usage.to_obj() else None
+
+
+def _amount(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def _whole(value: Any) -> int | None:
+    amount = _amount(value)
+    return int(amount) if amount is not None else None
 
 
 def parse_events(data: bytes) -> tuple[list[EventRecord], int]:

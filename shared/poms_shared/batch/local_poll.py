@@ -18,6 +18,7 @@ from poms_shared.batch.local_events import (
     parse_declared_lines,
     parse_events,
     parse_job_ref,
+    usage_fields,
 )
 from poms_shared.batch.local_procs import ProcRef, read_ref
 from poms_shared.batch.local_spool import JobDir, job_dir, list_job_dirs, read_job_json
@@ -170,6 +171,7 @@ class Poller:
                 at=ev.at,
                 exit_code=ev.exit_code,
                 node=ev.node,
+                **usage_fields(ev.usage),
                 log_path=str(jd.log),
             )
             for ev in sorted(cursor.events, key=lambda e: e.seq)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from poms_shared.batch.local_events import is_terminal, latest
+from poms_shared.batch.local_events import Usage, is_terminal, latest
 from poms_shared.batch.local_hold import is_held
 from poms_shared.batch.local_procs import proc_ref, signal_group
 from poms_shared.batch.local_spool import (
@@ -32,6 +33,7 @@ from poms_shared.batch.local_spool import (
 )
 
 SLOT_POLL_SECONDS = 0.2
+SITE_ENV = "POMS_LOCAL_SITE"  # the site local jobs report (default "local")
 
 
 def _removed_or_finished(jd: JobDir) -> bool:
@@ -121,8 +123,22 @@ def start_payload(jd: JobDir, meta: dict[str, Any]) -> subprocess.Popen[bytes] |
         return proc
 
 
-def finish(jd: JobDir, pgid: int, returncode: int) -> None:
-    """Record the payload's end: completed, failed (with exit code) or removed by POMS."""
+def payload_usage(wall_seconds: float) -> Usage:
+    """What the payload (and every process it waited for) used: this runner runs one
+    payload, so its children's resource usage is the payload's. Linux counts the peak
+    resident memory in kB."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Usage(
+        site=os.environ.get(SITE_ENV, "").strip() or "local",
+        cpu_seconds=round(used.ru_utime + used.ru_stime, 3),
+        wall_seconds=round(wall_seconds, 3),
+        memory_mb=used.ru_maxrss // 1024,
+    )
+
+
+def finish(jd: JobDir, pgid: int, returncode: int, usage: Usage | None = None) -> None:
+    """Record the payload's end: completed, failed (with exit code) or removed by POMS,
+    with what it used."""
     if not jd.kill_marker.exists():
         # Leftover children in the job's group would run on outside the slot limit; during a
         # removal kill() owns the group and gives it its SIGTERM grace instead.
@@ -130,11 +146,11 @@ def finish(jd: JobDir, pgid: int, returncode: int) -> None:
     # A signal death is reported like a shell does (128 + signal), keeping -1 for "vanished".
     code = returncode if returncode >= 0 else 128 - returncode
     if jd.kill_marker.exists():
-        append_event(jd, "removed", only_if_live=True)
+        append_event(jd, "removed", only_if_live=True, usage=usage)
     elif code == 0:
-        append_event(jd, "completed", 0, only_if_live=True)
+        append_event(jd, "completed", 0, only_if_live=True, usage=usage)
     else:
-        append_event(jd, "failed", code, only_if_live=True)
+        append_event(jd, "failed", code, only_if_live=True, usage=usage)
 
 
 def run_job(path: Path) -> int:
@@ -153,9 +169,11 @@ def run_job(path: Path) -> int:
         try:
             proc = start_payload(jd, meta)
             if proc is not None:
+                started = time.monotonic()
                 # no timeout: a batch job runs as long as it needs; POMS ends it through kill()
                 returncode = proc.wait()
-                finish(jd, proc.pid, returncode)
+                usage = payload_usage(time.monotonic() - started)
+                finish(jd, proc.pid, returncode, usage)
                 return 0
         finally:
             os.close(slot_fd)  # releases the slot only after the terminal event is on disk

@@ -22,6 +22,7 @@ from typing import Any
 
 from poms_shared.batch.local_events import (
     EventRecord,
+    Usage,
     is_terminal,
     latest,
     next_seq,
@@ -230,16 +231,25 @@ def read_events(jd: JobDir) -> list[EventRecord]:
 
 
 def append_event_locked(
-    jd: JobDir, events: Sequence[EventRecord], state: str, exit_code: int | None = None
+    jd: JobDir,
+    events: Sequence[EventRecord],
+    state: str,
+    exit_code: int | None = None,
+    usage: Usage | None = None,
 ) -> EventRecord:
     """Append the next event; the caller holds the job lock and passes the current events."""
-    record = EventRecord(next_seq(events), state, utc_now(), exit_code, NODE)
+    record = EventRecord(next_seq(events), state, utc_now(), exit_code, NODE, usage)
     append_line(jd.events, record.to_line())
     return record
 
 
 def append_event(
-    jd: JobDir, state: str, exit_code: int | None = None, *, only_if_live: bool = False
+    jd: JobDir,
+    state: str,
+    exit_code: int | None = None,
+    *,
+    only_if_live: bool = False,
+    usage: Usage | None = None,
 ) -> EventRecord | None:
     """Append an event under the job lock; with ``only_if_live`` never after a terminal one."""
     with locked(jd.lock):
@@ -247,4 +257,4 @@ def append_event(
         last = latest(events)
         if only_if_live and last is not None and is_terminal(last.state):
             return None
-        return append_event_locked(jd, events, state, exit_code)
+        return append_event_locked(jd, events, state, exit_code, usage)

@@ -21,11 +21,13 @@ from typing import TypeVar
 from poms_shared.batch.local_events import (
     VANISHED_EXIT_CODE,
     EventRecord,
+    Usage,
     group_by_experiment,
     is_terminal,
     latest,
     next_seq,
     parse_declared_lines,
+    usage_fields,
     utc_now,
 )
 from poms_shared.batch.local_poll import PollResult, declared_file
@@ -50,6 +52,7 @@ class Observation:
     state: str
     exit_code: int | None = None
     node: str | None = None
+    usage: Usage | None = None  # recorded with the event this observation makes
 
 
 VANISHED_FAILED = Observation("failed", VANISHED_EXIT_CODE)
@@ -108,7 +111,9 @@ def observe(jd: JobDir, seen: Observation) -> EventRecord | None:
         if last is not None and (is_terminal(last.state) or _same(last, seen)):
             return None
         # the node is the batch system's, not this host's (which append_event_locked records)
-        record = EventRecord(next_seq(events), seen.state, utc_now(), seen.exit_code, seen.node)
+        record = EventRecord(
+            next_seq(events), seen.state, utc_now(), seen.exit_code, seen.node, seen.usage
+        )
         append_line(jd.events, record.to_line())
         return record
 
@@ -153,6 +158,7 @@ class Reporter:
                 at=ev.at,
                 exit_code=ev.exit_code,
                 node=ev.node,
+                **usage_fields(ev.usage),
                 log_path=self.log_path(record, proc),
             )
             for ev in events

@@ -8,20 +8,28 @@ Events name the node Slurm ran the job on: squeue's ``nodes`` (what ``%N`` print
 is known there, else the jobcomp line's ``NodeList`` (sacct's column of that name needs
 slurmdbd); a pending or vanished job has none.
 
+Events also carry what the job used (see :mod:`slurm_usage`): the cluster (squeue's, else the
+configured ``ClusterName``), the requested memory and, once it has ended, its wall time.
+When Slurm keeps accounting (slurmdbd), one ``sacct`` call per poll for the jobs that have
+just ended adds CPU time and peak memory to their final event; a failing sacct only costs
+those numbers.
+
 ``describe`` answers from the same two sources, for tracked jobs too; a job in neither is
 unknown (None) there, not failed: the caller decides what a lost job means.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from poms_shared.batch.commands import check_submit, run_batch_command
-from poms_shared.batch.local_events import is_terminal, latest
+from poms_shared.batch.local_events import Usage, is_terminal, latest
 from poms_shared.batch.local_poll import PollResult
 from poms_shared.batch.local_spool import job_dir, read_events, write_text_atomic
 from poms_shared.batch.observed import (
@@ -36,13 +44,22 @@ from poms_shared.batch.observed import (
     read_clusters,
     record_cluster,
 )
-from poms_shared.batch.slurm_parse import parse_config, parse_jobcomp_lines, parse_squeue_json
+from poms_shared.batch.port import BatchError
+from poms_shared.batch.slurm_parse import (
+    ClusterConfig,
+    cluster_config,
+    parse_jobcomp_lines,
+    parse_squeue_json,
+)
+from poms_shared.batch.slurm_usage import merge_usage, parse_sacct, sacct_argv
 from poms_shared.settings import Settings
 
 BACKEND = "slurm"
 SPOOL_ENV = "POMS_SLURM_SPOOL"
 COMMAND_TIMEOUT = 60.0
 _REF = re.compile(r"^(\d+)(?:[._](\d+))?(?:@slurm)?$")
+
+log = logging.getLogger(__name__)
 
 # Gives the payload the variables a POMS batch job relies on (as the local backend does).
 JOB_WRAPPER = """#!/bin/sh
@@ -78,14 +95,17 @@ def _experiment(env: Mapping[str, str]) -> str:
 
 
 class SlurmBatch:
-    """Submit, poll, kill, hold and release Slurm job arrays; POMS state lives in ``root``."""
+    """Submit, poll, kill, hold and release Slurm job arrays; POMS state lives in ``root``.
+
+    ``config`` (the jobcomp file, cluster name, accounting) is read from ``scontrol show
+    config`` when not given.
+    """
 
     name = BACKEND
 
-    def __init__(self, root: Path, *, jobcomp: Path | None = None) -> None:
+    def __init__(self, root: Path, *, config: ClusterConfig | None = None) -> None:
         self.root = Path(root).resolve()
-        self._jobcomp = jobcomp
-        self._jobcomp_known = jobcomp is not None
+        self._config = config
         self._lock = threading.Lock()
         self._reporter = Reporter(BACKEND, "slurm-poller", self._job_id, self._log_path)
 
@@ -207,10 +227,39 @@ class SlurmBatch:
         seen = self._jobcomp_observations()
         # squeue wins: it is newer than any jobcomp line for a job id Slurm reuses
         seen.update(parse_squeue_json(self._run(["squeue", "--json"])))
+        if records:
+            self._add_usage(seen, records)
         return seen
 
+    def _add_usage(self, seen: dict[JobKey, Observation], records: list[ClusterRecord]) -> None:
+        """Give the recorded jobs the cluster's name, and those just ended sacct's numbers."""
+        keys = [key for record in records for key in record.job_keys() if key in seen]
+        ended = {key for key in keys if self._just_ended(key, seen[key])}
+        # sacct tells of every task of an array: only the ended ones' numbers are final
+        accounted = {k: u for k, u in self._sacct(ended).items() if k in ended}
+        for key in keys:
+            usage = merge_usage(seen[key].usage, accounted.get(key))
+            if usage is None or usage.site is None:
+                usage = merge_usage(Usage(site=self._cluster_config().name), usage)
+            seen[key] = replace(seen[key], usage=usage)
+
+    def _just_ended(self, key: JobKey, seen: Observation) -> bool:
+        if not is_terminal(seen.state):
+            return False
+        last = latest(read_events(job_dir(self.root, *key)))
+        return last is None or not is_terminal(last.state)
+
+    def _sacct(self, keys: Collection[JobKey]) -> dict[JobKey, Usage]:
+        if not keys or not self._cluster_config().accounting:
+            return {}
+        try:
+            return parse_sacct(self._run(sacct_argv(cluster for cluster, _ in keys)))
+        except BatchError as exc:
+            log.warning("sacct failed, ended jobs go without CPU and memory use: %s", exc)
+            return {}
+
     def _jobcomp_observations(self) -> dict[JobKey, Observation]:
-        path = self._jobcomp_path()
+        path = self._cluster_config().jobcomp
         if path is None:
             return {}
         try:
@@ -219,13 +268,10 @@ class SlurmBatch:
         except OSError:
             return {}
 
-    def _jobcomp_path(self) -> Path | None:
-        if not self._jobcomp_known:
-            config = parse_config(self._run(["scontrol", "show", "config"]))
-            if config.get("JobCompType") == "jobcomp/filetxt" and config.get("JobCompLoc"):
-                self._jobcomp = Path(config["JobCompLoc"])
-            self._jobcomp_known = True
-        return self._jobcomp
+    def _cluster_config(self) -> ClusterConfig:
+        if self._config is None:
+            self._config = cluster_config(self._run(["scontrol", "show", "config"]))
+        return self._config
 
     def _job_id(self, record: ClusterRecord, proc: int) -> str:
         return f"{record.cluster}.{proc}@{BACKEND}"

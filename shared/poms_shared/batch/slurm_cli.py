@@ -46,7 +46,7 @@ def submit_main(argv: list[str] | None = None) -> int:
     if args.count < 1:
         return _fail(f"-N must be at least 1, not {args.count}")
     raw_id = os.environ.get(SUBMISSION_ENV, "").strip()
-    if not raw_id.isdigit():
+    if not raw_id.isdecimal():
         return _fail(f"{SUBMISSION_ENV} must be set to the submission id, not {raw_id!r}")
     try:
         batch_id = SlurmBatch(_spool()).submit(int(raw_id), command, count=args.count)

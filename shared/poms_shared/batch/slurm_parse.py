@@ -1,13 +1,21 @@
-"""Pure parsing of Slurm output: ``squeue --json``, the jobcomp file, ``scontrol show config``."""
+"""Pure parsing of Slurm output: ``squeue --json``, the jobcomp file, ``scontrol show config``.
+
+Observations carry what :mod:`slurm_usage` reads from the same records (cluster, requested
+memory, and wall time once a job has ended).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from poms_shared.batch.local_events import is_terminal
 from poms_shared.batch.observed import JobKey, Observation
+from poms_shared.batch.slurm_usage import jobcomp_usage, site_name, squeue_usage
 
 IDLE_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "RESIZING"})
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"})
@@ -16,6 +24,7 @@ FAILED_STATES = frozenset(
     {"FAILED", "NODE_FAIL", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
 )
 HELD_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin"})
+NO_ACCOUNTING = frozenset({"", "accounting_storage/none", "(null)"})
 
 _KEY_VALUE = re.compile(r"(\w+)=(\S*)")
 _TASK_RANGE = re.compile(r"^(\d+)(?:-(\d+))?(?::(\d+))?$")
@@ -96,8 +105,9 @@ def parse_squeue_json(text: str) -> dict[JobKey, Observation]:
         raw = _raw_exit(job.get("exit_code"))
         observation = map_state(state, str(job.get("state_reason") or ""), exit_code(raw, state))
         nodes = str(job.get("nodes") or "") or None
+        usage = squeue_usage(job, ended=is_terminal(observation.state))
         for key in _job_keys(job):
-            seen[key] = Observation(observation.state, observation.exit_code, nodes)
+            seen[key] = Observation(observation.state, observation.exit_code, nodes, usage)
     return seen
 
 
@@ -110,8 +120,8 @@ def exit_code(raw: int, state: str) -> int | None:
 
 def _jobcomp_exit(value: str) -> int:
     code, _, signal_number = value.partition(":")
-    sig = int(signal_number) if signal_number.isdigit() else 0
-    return 128 + sig if sig else int(code) if code.isdigit() else 0
+    sig = int(signal_number) if signal_number.isdecimal() else 0
+    return 128 + sig if sig else int(code) if code.isdecimal() else 0
 
 
 def parse_jobcomp_lines(lines: Iterable[str]) -> dict[JobKey, Observation]:
@@ -121,16 +131,17 @@ def parse_jobcomp_lines(lines: Iterable[str]) -> dict[JobKey, Observation]:
         fields = dict(_KEY_VALUE.findall(line))
         job_id, array_job = fields.get("JobId", ""), fields.get("ArrayJobId", "0")
         task = fields.get("ArrayTaskId", "")
-        if not job_id.isdigit():
+        if not job_id.isdecimal():
             continue
-        if array_job.isdigit() and int(array_job) and task.isdigit():
+        if array_job.isdecimal() and int(array_job) and task.isdecimal():
             key = (int(array_job), int(task))
         else:
             key = (int(job_id), 0)
         state = fields.get("JobState", "").split(" ")[0]
         code = _jobcomp_exit(fields.get("ExitCode", "0:0"))
         mapped = map_state(state, "", code)
-        seen[key] = Observation(mapped.state, mapped.exit_code, fields.get("NodeList") or None)
+        node = fields.get("NodeList") or None
+        seen[key] = Observation(mapped.state, mapped.exit_code, node, jobcomp_usage(fields))
     return seen
 
 
@@ -142,3 +153,24 @@ def parse_config(text: str) -> dict[str, str]:
         if sep:
             config[name.strip()] = value.strip()
     return config
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """What POMS needs to know of a Slurm cluster's configuration."""
+
+    jobcomp: Path | None = None  # the jobcomp/filetxt file finished jobs are written to
+    name: str | None = None  # ClusterName: the site its jobs ran at
+    accounting: bool = False  # slurmdbd keeps accounting: sacct answers
+
+
+def cluster_config(text: str) -> ClusterConfig:
+    """The :class:`ClusterConfig` in ``scontrol show config`` output."""
+    config = parse_config(text)
+    filetxt = config.get("JobCompType") == "jobcomp/filetxt"
+    location = config.get("JobCompLoc", "") if filetxt else ""
+    return ClusterConfig(
+        jobcomp=Path(location) if location else None,
+        name=site_name(config.get("ClusterName")),
+        accounting=config.get("AccountingStorageType", "") not in NO_ACCOUNTING,
+    )

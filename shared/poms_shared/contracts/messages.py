@@ -143,6 +143,12 @@ class JobEvent(BaseModel):
     exit_code: int | None = None
     node: str | None = None
     log_path: str | None = None
+    # Where the job ran and what it used so far (cumulative); None: not told.
+    site: str | None = None
+    cpu_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    wall_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    memory_mb: int | None = Field(default=None, ge=0)  # peak resident memory
+    memory_requested_mb: int | None = Field(default=None, ge=0)
 
 
 class JobEventsReported(Event):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -72,12 +73,18 @@ class Submission(Base):
     login_setup_snapshot_id: Mapped[int | None] = mapped_column(
         ForeignKey("config_snapshots.snapshot_id")
     )
-    recovery_parent_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.submission_id"))
+    recovery_parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.submission_id"), index=True
+    )
     recovery_position: Mapped[int | None] = mapped_column(Integer)
     stage: Mapped[CampaignStage] = relationship(lazy="joined")
     history: Mapped[list[SubmissionHistory]] = relationship(
         order_by="SubmissionHistory.history_id", cascade="all, delete-orphan"
     )
+
+
+# Launches on a submission's output name it in their parameters; its page lists them.
+Index("ix_submissions_parent", Submission.submission_params["parent"].as_integer())
 
 
 class SubmissionHistory(Base):
@@ -92,7 +99,7 @@ class SubmissionHistory(Base):
 class Job(Base):
     __tablename__ = "jobs"
     job_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.submission_id"), index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.submission_id"))
     backend: Mapped[str] = mapped_column(String(32))
     batch_job_id: Mapped[str] = mapped_column(String(255))
     state: Mapped[int] = mapped_column(Integer)
@@ -103,10 +110,19 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where it ran and what it used, as far as the batch system or the job told.
+    site: Mapped[str | None] = mapped_column(Text)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float)
+    wall_seconds: Mapped[float | None] = mapped_column(Float)
+    memory_mb: Mapped[int | None] = mapped_column(Integer)  # peak resident memory used
+    memory_requested_mb: Mapped[int | None] = mapped_column(Integer)
     # Some readers (file declarations, the events API) name a job without its backend.
+    # A submission's jobs in id order: its page reads them a page at a time without
+    # walking the primary key past every older job.
     __table_args__ = (
         UniqueConstraint("backend", "batch_job_id"),
         Index("ix_jobs_batch_job_id", "batch_job_id"),
+        Index("ix_jobs_submission_id_job_id", "submission_id", "job_id"),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ from typing import Any
 
 SCHEDD = "jobsub01.fnal.gov"
 WORKER_NODE = "fnpc9014.fnal.gov"  # where the fake schedd "runs" every job
+SITE = "FermiGrid"  # the glidein site every job that ran matched
+REQUEST_MEMORY = 2000  # MiB: jobsub_submit's default --memory
 TOOLS = (
     "jobsub_submit",
     "jobsub_q",
@@ -186,6 +189,7 @@ def _history_ad(key: str, job: dict[str, Any], status: int) -> dict[str, Any]:
         "ExitSignal": None,
         "LastRemoteHost": None,
         "RemoteHost": None,
+        "RequestMemory": REQUEST_MEMORY,
         "Owner": job.get("owner", "poms"),
         "QDate": job.get("qdate", 0),
         "CompletionDate": int(time.time()),
@@ -212,7 +216,8 @@ class FakeQueue:
         """Run every idle job to its end and move it, and every removed job, to the history.
 
         A job's exit status is its history ExitCode (a signal sets ExitBySignal instead);
-        jobs that ran name ``slot1_<n>@WORKER_NODE`` as LastRemoteHost. With
+        jobs that ran name ``slot1_<n>@WORKER_NODE`` as LastRemoteHost, ``SITE`` as
+        MATCH_GLIDEIN_Site and what they used (wall, CPU, peak memory). With
         ``history_lag`` the jobs leave the queue but reach the history only at
         :meth:`catch_up`.
         """
@@ -238,9 +243,17 @@ class FakeQueue:
         cluster, proc = key.split(".")
         env = {**os.environ, "CLUSTER": cluster, "PROCESS": proc, "JOBSUBJOBID": key}
         argv = [job["script"], *job["args"]]
+        before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
         done = subprocess.run(argv, env=env, timeout=timeout, check=False, capture_output=True)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - started
         ad = _history_ad(key, job, 4)
         ad["LastRemoteHost"] = f"slot1_{int(proc) % 8 + 1}@{WORKER_NODE}"
+        ad["MATCH_GLIDEIN_Site"] = SITE
+        ad["RemoteWallClockTime"] = round(wall, 3)
+        ad["RemoteUserCpu"] = round(after.ru_utime - before.ru_utime, 3)
+        ad["RemoteSysCpu"] = round(after.ru_stime - before.ru_stime, 3)
+        # the peak of every child waited for so far (kB): at least this job's own peak
+        ad["ResidentSetSize_RAW"] = after.ru_maxrss
         ad["ExitBySignal"] = done.returncode < 0
         if done.returncode < 0:
             ad["ExitSignal"] = -done.returncode

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from poms_shared.testing.ports import free_ports
+
 DAEMONS = ("slurmctld", "slurmd")
 CLIENTS = ("sbatch", "squeue", "scontrol", "scancel", "sinfo")
 # The node's Slurm name differs from the host name on purpose: a backend that reports the
@@ -33,13 +35,6 @@ def missing_binaries() -> list[str]:
     return [b for b in (*DAEMONS, *CLIENTS) if _which(b) is None]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _node_line(host: str) -> str:
     try:
         argv = [_which("slurmd") or "slurmd", "-C"]
@@ -57,13 +52,14 @@ def _node_line(host: str) -> str:
 def write_config(root: Path) -> Path:
     """Write ``slurm.conf`` for a cluster whose state, spool and logs live under ``root``."""
     host = socket.gethostname().split(".")[0]
+    controller_port, node_port = free_ports(2)
     for sub in ("state", "spool", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     lines = [
         "ClusterName=poms-test",
         f"SlurmctldHost={host}(127.0.0.1)",
-        f"SlurmctldPort={_free_port()}",
-        f"SlurmdPort={_free_port()}",
+        f"SlurmctldPort={controller_port}",
+        f"SlurmdPort={node_port}",
         "SlurmUser=root",
         "AuthType=auth/none",
         "CredType=cred/none",

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     DateTime,
+    Float,
     Integer,
     MetaData,
     Table,
@@ -64,6 +65,8 @@ COPY_CHUNK = 4 << 20  # characters per read of a COPY's data
 _SPECIAL = re.compile(r"[\\\t\n\r]")  # what a COPY text field must escape
 
 JOBS = Job.__table__
+# What a job used, as its events tell (each kept from the newest event that names it).
+USAGE = ("site", "cpu_seconds", "wall_seconds", "memory_mb", "memory_requested_mb")
 # Column order of the staging table, of the COPY and of the insert.
 FIELDS = (
     "backend",
@@ -76,6 +79,7 @@ FIELDS = (
     "log_path",
     "started_at",
     "finished_at",
+    *USAGE,
 )
 STAGE = Table(
     "poms_job_changes",
@@ -90,6 +94,11 @@ STAGE = Table(
     Column("log_path", Text),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("site", Text),
+    Column("cpu_seconds", Float),
+    Column("wall_seconds", Float),
+    Column("memory_mb", Integer),
+    Column("memory_requested_mb", Integer),
     Column("existing", Boolean, nullable=False),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DELETE ROWS",
@@ -116,6 +125,11 @@ class JobChange:
     log_path: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    site: str | None = None
+    cpu_seconds: float | None = None
+    wall_seconds: float | None = None
+    memory_mb: int | None = None
+    memory_requested_mb: int | None = None
     existing: bool = False
 
     def apply(self, event: JobEvent, state: int, running: bool, final: bool) -> None:
@@ -124,6 +138,15 @@ class JobChange:
         self.last_seq = event.seq
         self.node = event.node or self.node
         self.log_path = event.log_path or self.log_path
+        self.site = event.site or self.site
+        if event.cpu_seconds is not None:
+            self.cpu_seconds = event.cpu_seconds
+        if event.wall_seconds is not None:
+            self.wall_seconds = event.wall_seconds
+        if event.memory_mb is not None:
+            self.memory_mb = event.memory_mb
+        if event.memory_requested_mb is not None:
+            self.memory_requested_mb = event.memory_requested_mb
         if running and self.started_at is None:
             self.started_at = event.at
         if final:
@@ -147,6 +170,7 @@ _BACKEND, _JOB_ID, _SUBMISSION, _STATE, _LAST_SEQ, _EXIT_CODE = map(
 _NODE, _LOG_PATH, _STARTED_AT, _FINISHED_AT, _EXISTING = map(
     operator.attrgetter, ("node", "log_path", "started_at", "finished_at", "existing")
 )
+_SITE, _CPU, _WALL, _MEMORY, _MEMORY_REQUESTED = map(operator.attrgetter, USAGE)
 _FLAGS = {True: "t", False: "f"}
 
 # What one message of a batch did: for each submission with a job it moved, the change
@@ -198,6 +222,11 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
                     event.log_path or None,
                     at if running else None,
                     at if final else None,
+                    event.site or None,
+                    event.cpu_seconds,
+                    event.wall_seconds,
+                    event.memory_mb,
+                    event.memory_requested_mb,
                 )
                 if (counts := step.get(change.submission_id)) is None:
                     counts = step[change.submission_id] = {}
@@ -244,6 +273,7 @@ def _assignments(
         "started_at": func.coalesce(current.started_at, incoming.started_at),
         "finished_at": case((final, incoming.finished_at), else_=current.finished_at),
         "exit_code": case((final, incoming.exit_code), else_=current.exit_code),
+        **{name: func.coalesce(incoming[name], current[name]) for name in USAGE},
     }
 
 
@@ -363,6 +393,11 @@ def _tsv(changes: list[JobChange], updated: datetime | None = None) -> io.String
         map(_shared_text, map(_LOG_PATH, changes)),
         map(_stamp, map(_STARTED_AT, changes)),
         map(_stamp, map(_FINISHED_AT, changes)),
+        map(_shared_text, map(_SITE, changes)),
+        map(_number, map(_CPU, changes)),
+        map(_number, map(_WALL, changes)),
+        map(_number, map(_MEMORY, changes)),
+        map(_number, map(_MEMORY_REQUESTED, changes)),
         last,
     )
     return io.StringIO("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
@@ -375,8 +410,8 @@ def _texts(values: list[str]) -> list[str]:
     return [_text(v) for v in values]
 
 
-@functools.lru_cache(maxsize=4096)  # few exit codes
-def _number(value: int | None) -> str:
+@functools.lru_cache(maxsize=4096)  # few exit codes; usage is mostly unknown
+def _number(value: float | None) -> str:
     return NULL if value is None else str(value)
 
 
