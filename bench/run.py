@@ -13,11 +13,18 @@ Figures:
 - ``tracker_ingest``: job events/s through ``poms-tracker`` over RabbitMQ and PostgreSQL
   (``POMS_BENCH_INGEST_EVENTS``, default 200 000, in messages of 100); ``baseline`` = a bare
   pika consumer writing the same job rows with COPY, same run, same messages; ``ratio`` =
-  value / baseline (target at least 0.8). ``tracker_ingest_events``: the event count.
+  value / baseline (target at least 0.8); ``cpu_s`` / ``baseline_cpu_s``: the machine's busy
+  CPU seconds during each side. ``tracker_ingest_events``: the event count.
 - ``located_to_dependent_launch_p95``: seconds from the locating event (declared output of
   a Completed submission, through the REST API) to the dependent stage's submission being
   created and queued for launch, four service processes; also p50 and the count (target
   under 1 s).
+- ``ui_campaigns_p95_ms``, ``ui_stage_p95_ms``, ``ui_submission_p95_ms``: milliseconds to
+  serve the campaigns page, the stage page of a stage with 3 × 10^4 submissions and the
+  submission page of a submission with 10^4 jobs, ``poms-web`` as its own process over
+  PostgreSQL holding 10^5 submissions and 10^6 jobs (``bench/ui_seed.py``); 95th
+  percentile of ``POMS_BENCH_UI_REQUESTS`` (default 60) sequential requests after a
+  warm-up; also p50 and the count (target under 300 ms each).
 
 ``bench/run.py NAME ...`` runs only the benchmarks that print those names, and replaces only
 their lines in bench/results.jsonl.
@@ -39,6 +46,7 @@ from typing import Any
 from dependent_launch import dependent_launch
 from launch_burst import launch_burst
 from tracker_ingest import tracker_ingest
+from ui_pages import ui_pages
 
 from poms_shared.demo import DEMO_CAMPAIGN
 from poms_shared.demo.load import load_samples
@@ -142,6 +150,8 @@ def ingest() -> list[dict[str, Any]]:
             ratio=round(got["value"] / got["baseline"], 3),
             publish_s=round(got["publish_s"], 3),
             baseline_publish_s=round(got["baseline_publish_s"], 3),
+            cpu_s=got["cpu_s"],
+            baseline_cpu_s=got["baseline_cpu_s"],
             complete=got["complete"],
         ),
         emit("tracker_ingest_events", got["events"], "events"),
@@ -163,6 +173,23 @@ def dependents() -> list[dict[str, Any]]:
     ]
 
 
+def pages() -> list[dict[str, Any]]:
+    got = ui_pages()
+    return [
+        emit(
+            f"ui_{kind}_p95_ms",
+            got[kind]["p95"],
+            "ms",
+            p50=round(got[kind]["p50"], 3),
+            requests=got[kind]["count"],
+            path=got[kind]["path"],
+            submissions=got["submissions"],
+            jobs=got["jobs"],
+        )
+        for kind in ("campaigns", "stage", "submission")
+    ]
+
+
 # Each benchmark with the names of the figures it prints, in the order they run.
 BENCHMARKS: list[tuple[tuple[str, ...], Callable[[], list[dict[str, Any]]]]] = [
     (("demo_campaign_wall_s",), demo_campaign),
@@ -170,6 +197,7 @@ BENCHMARKS: list[tuple[tuple[str, ...], Callable[[], list[dict[str, Any]]]]] = [
     (("launch_burst", "launch_burst_max_consume_gap_s"), burst),
     (("tracker_ingest", "tracker_ingest_events"), ingest),
     (("located_to_dependent_launch_p95",), dependents),
+    (("ui_campaigns_p95_ms", "ui_stage_p95_ms", "ui_submission_p95_ms"), pages),
 ]
 
 

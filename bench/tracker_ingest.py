@@ -11,11 +11,13 @@ a new job of one submission) are published to the ``poms`` exchange with routing
   same key, writing the same ``jobs`` rows with COPY and acking after the commit.
 
 Each figure is events / (first publish → ``select count(*) from jobs`` reaching the event
-count). ``POMS_BENCH_INGEST_EVENTS`` sets the event count (default 200 000).
+count); ``cpu_s`` / ``baseline_cpu_s``: the machine's busy CPU seconds over the same span.
+``POMS_BENCH_INGEST_EVENTS`` sets the event count (default 200 000).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -160,6 +162,7 @@ def _timed_ingest(
 
     After ``TIMEOUT`` the rate is that of the rows written so far, flagged incomplete.
     """
+    busy = _busy_cpu_seconds()
     started = time.perf_counter()
     published = _publish(amqp_url, messages)
     deadline = started + TIMEOUT
@@ -168,7 +171,22 @@ def _timed_ingest(
     if rows < events:
         print(f"only {rows}/{events} job rows after {TIMEOUT:.0f}s", file=sys.stderr)
     rate = rows / (time.perf_counter() - started)
-    return {"rate": rate, "publish_s": published, "complete": rows >= events}
+    cpu = _busy_cpu_seconds() - busy
+    return {"rate": rate, "publish_s": published, "cpu_s": cpu, "complete": rows >= events}
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every process: the consumer,
+    PostgreSQL, RabbitMQ, this publisher), from ``/proc/stat``; NaN where there is none.
+
+    On a machine with few cores the ingest is bounded by CPU work rather than waiting, so
+    the figure says how much work each side costs, not only how long it took."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return math.nan
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -233,6 +251,8 @@ def tracker_ingest() -> dict[str, Any]:
         "value": tracker["rate"],
         "baseline": baseline["rate"],
         "publish_s": tracker["publish_s"],
+        "cpu_s": round(tracker["cpu_s"], 2),
+        "baseline_cpu_s": round(baseline["cpu_s"], 2),
         "baseline_publish_s": baseline["publish_s"],
         "complete": tracker["complete"] and baseline["complete"],
     }

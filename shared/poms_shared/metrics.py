@@ -28,6 +28,10 @@ HANDLER_SECONDS = Histogram(
 BUS_RECONNECTS = Counter("poms_bus_reconnects_total", "Broker reconnections", ["role"])
 OUTBOX_PENDING = Gauge("poms_outbox_pending", "Outbox rows not yet relayed")
 LOOP_ERRORS = Counter("poms_loop_errors_total", "Errors in periodic loops", ["loop"])
+LOCATED_FOLLOW_UPS = Counter(
+    "poms_located_follow_ups_total",
+    "Located submissions whose lost or dead-lettered event the campaign manager handled late",
+)
 LAUNCHES = Counter("poms_launches_total", "Launches by outcome", ["outcome"])
 SUBMISSION_TRANSITIONS = Counter(
     "poms_submission_transitions_total", "Submission status changes", ["status"]

@@ -54,6 +54,8 @@ class Settings:
     launch_timeout: float = 600.0
     reservation_ttl: float = 7200.0  # unused "show commands" reservations fail after this
     new_timeout: float = 3600.0  # other submissions still New after this become LaunchFailed
+    # Located this long with recoveries/dependents never handled: the event was lost; redo it
+    located_follow_up: float = 600.0
     experiment: str = "demo"
     launch_concurrency: int = 4
     local_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
@@ -157,6 +159,7 @@ def load_settings(**overrides: object) -> Settings:
         "launch_timeout": _number("POMS_LAUNCH_TIMEOUT", "600", float),
         "reservation_ttl": _number("POMS_RESERVATION_TTL", "7200", float),
         "new_timeout": _positive("POMS_NEW_TIMEOUT", "3600"),
+        "located_follow_up": _positive("POMS_LOCATED_FOLLOW_UP", "600"),
         "experiment": _env("POMS_DEMO_EXPERIMENT", "demo"),
         "launch_concurrency": _number("POMS_LAUNCH_CONCURRENCY", "4", int),
         "local_hosts": _local_hosts(),

@@ -12,7 +12,7 @@ from poms_shared.batch.port import BatchBackend, BatchError
 from poms_shared.broker import Bus, PermanentError
 from poms_shared.broker.names import TRACKER_JOB_EVENTS, TRACKER_LAUNCHES
 from poms_shared.contracts import Envelope
-from poms_shared.contracts.messages import JobEventsReported
+from poms_shared.contracts.messages import FilesDeclared, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.session import Database
 from poms_shared.runtime.loop import Loop
@@ -26,6 +26,11 @@ from poms_tracker.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 NAME = "tracker"
+# Messages a batch handles a run at a time (consecutive messages of one type together).
+GROUPED: dict[type, Callable[..., set[int]]] = {
+    JobEventsReported: handlers.ingest_job_reports,
+    FilesDeclared: handlers.ingest_file_declarations,
+}
 LAUNCH_MARGIN = 300.0  # seconds past the launcher's limit before a running launch is given up
 NEW_TIMEOUT_CHECK = 60.0  # seconds between looks for submissions stuck in New
 COMPLETED_SWEEP = 30.0  # seconds between located checks of Completed submissions
@@ -70,9 +75,10 @@ def batch_handler(
     """One transaction (and one commit) for a whole micro-batch of job/file events.
 
     The inbox is claimed for the whole batch at once; each run of consecutive job-event
-    reports is ingested together (one write, one roll-up per submission), other messages
-    are dispatched one at a time in their place, so file declarations and job events keep
-    their order. A failure rolls everything back; the consumer then retries one by one.
+    reports is ingested together (one write, one roll-up per submission), each run of file
+    declarations too (one refresh per submission), other messages are dispatched one at a
+    time in their place, so file declarations and job events keep their order. A failure
+    rolls everything back; the consumer then retries one by one.
     ``settings`` say which catalog the located check of rolled-up submissions asks.
     """
 
@@ -81,15 +87,18 @@ def batch_handler(
             with db.transaction() as session:
                 fresh = claim_messages(session, NAME, [e.message_id for e in batch])
                 by_id = {e.message_id: e for e in reversed(batch)}  # the first of repeats
-                reports: list[Envelope] = []
+                run: list[Envelope] = []  # consecutive messages of one grouped type
                 for envelope in (by_id[m] for m in fresh):
-                    if isinstance(envelope.payload, JobEventsReported):
-                        reports.append(envelope)
-                        continue
-                    handlers.ingest_job_reports(reports, session=session, settings=settings)
-                    reports = []
-                    registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
-                handlers.ingest_job_reports(reports, session=session, settings=settings)
+                    kind = type(envelope.payload)
+                    if run and type(run[0].payload) is not kind:
+                        GROUPED[type(run[0].payload)](run, session=session, settings=settings)
+                        run = []
+                    if kind in GROUPED:
+                        run.append(envelope)
+                    else:
+                        registry.dispatch(envelope, UnitOfWork(session, cause=envelope))
+                if run:
+                    GROUPED[type(run[0].payload)](run, session=session, settings=settings)
         except (LookupError, ValueError) as exc:
             raise PermanentError(f"{type(exc).__name__}: {exc}") from exc
         after_commit()
@@ -127,8 +136,7 @@ class BatchPoller:
             return
         with self.db.transaction() as session:
             uow = UnitOfWork(session)
-            for declared in result.files:
-                handlers.on_files_declared(declared, uow=uow, settings=self.settings)
+            handlers.declare_and_refresh([(f, uow) for f in result.files], self.settings)
             handlers.ingest_job_events(uow, result.events, self.settings)
         self.after_commit()
         # Only after the commit: a finished job need not be read again.

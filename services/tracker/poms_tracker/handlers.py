@@ -57,10 +57,16 @@ def on_launch_failed(evt: LaunchFailed, *, uow: UnitOfWork) -> None:
 
 
 def on_job_control(evt: JobControlApplied, *, uow: UnitOfWork) -> None:
-    """A kill ends the submission Removed, a cancel Cancelled (a person's decision)."""
-    if not evt.ok or evt.action not in ("kill", "cancel"):
+    """A kill ends the submission Removed, a cancel Cancelled (a person's decision); one
+    that failed leaves the jobs to end as they will (the request's mark is dropped)."""
+    if evt.action not in ("kill", "cancel"):
         return
     submission = _lock(uow, evt.submission_id)
+    if not evt.ok:
+        params = dict(submission.submission_params or {})
+        if params.pop("ended_by", None) is not None:
+            submission.submission_params = params
+        return
     status = SubmissionStatus.REMOVED if evt.action == "kill" else SubmissionStatus.CANCELLED
     if SubmissionStatus(submission.status_id) <= SubmissionStatus.RUNNING:
         transition(
@@ -188,8 +194,39 @@ def _roll_up(
 def on_files_declared(
     evt: FilesDeclared, *, uow: UnitOfWork, settings: Settings | None = None
 ) -> None:
-    for sid in sorted(files.declare_files(uow.session, evt)):
-        refresh(uow, _lock(uow, sid), settings=settings)
+    declare_and_refresh([(evt, uow)], settings)
+
+
+def ingest_file_declarations(
+    envelopes: list[Envelope], *, session: Session, settings: Settings | None = None
+) -> set[int]:
+    """Several ``FilesDeclared`` in turn, then one refresh of each submission they touch
+    (a job's outputs arrive in many small declarations; the located check, which may ask
+    the data catalog, runs once per submission instead of once per declaration)."""
+    declared = []
+    for envelope in envelopes:
+        assert isinstance(envelope.payload, FilesDeclared)
+        declared.append((envelope.payload, UnitOfWork(session, cause=envelope)))
+    return declare_and_refresh(declared, settings)
+
+
+def declare_and_refresh(
+    declared: list[tuple[FilesDeclared, UnitOfWork]], settings: Settings | None = None
+) -> set[int]:
+    """Record each declaration, then refresh every producing submission once, its status
+    events caused by the last declaration that touched it; returns those submissions."""
+    last: dict[int, UnitOfWork] = {}
+    for evt, uow in declared:
+        for sid in files.declare_files(uow.session, evt):
+            last[sid] = uow
+    if not last:
+        return set()
+    session = declared[0][1].session
+    ask = True  # after one catalog failure the rest of the pass does not wait on it again
+    for submission in repo.lock_submissions(session, set(last)):
+        uow = last[submission.submission_id]
+        ask = refresh(uow, submission, settings=settings, ask_catalog=ask) and ask
+    return set(last)
 
 
 def sweep_completed(uow: UnitOfWork, settings: Settings | None = None) -> None:
