@@ -138,6 +138,27 @@ def test_job_control_kill_removes_the_jobs_and_reports_each_submission(
     wait_for(lambda: all(j.state == "removed" for j in batch.jobs(batch_id)), 20, "jobs removed")
 
 
+def test_a_kill_during_the_launch_waits_for_its_batch_id_and_removes_the_jobs(
+    launcher, database, settings
+):
+    """The jobs run (and are reported) before the launch command ends and its batch id is
+    recorded; a kill arriving in between waits for the id instead of refusing."""
+    stage = configure_stage(
+        database, launch_script="poms-local-submit -N 2 -- sleep 60; sleep 2; echo done"
+    )
+    sid = new_submission(database, stage)
+    launcher.send(LaunchSubmission(submission_id=sid))
+    batch = LocalBatch.from_settings(settings)
+    wait_for(lambda: len(batch.jobs()) == 2, what="the launch's jobs to be submitted")
+    assert launcher.submission(sid).batch_id is None
+    launcher.send(JobControl(submission_ids=[sid], action="kill", actor="bob"))
+    applied = launcher.wait_event(JobControlApplied, submission_id=sid)
+    assert applied.ok, applied.detail
+    batch_id = launcher.submission(sid).batch_id
+    assert batch_id and "2 job(s)" in applied.detail
+    wait_for(lambda: all(j.state == "removed" for j in batch.jobs(batch_id)), 20, "jobs removed")
+
+
 def test_batch_system_errors_become_failed_outcomes(launcher, database):
     stage = configure_stage(database, launch_script="poms-local-submit -- true")
     sid = new_submission(database, stage)

@@ -14,6 +14,7 @@ from poms_tracker.domain.rules import (
     JobCounts,
     JobView,
     accept_job_event,
+    ended_by_person,
     next_status,
     rollup_status,
 )
@@ -190,3 +191,18 @@ def test_without_the_catalog_only_the_time_limit_decides(ev, located, why_starts
     decision = catalog_unavailable(ev, "timeout")
     assert decision.located is located
     assert decision.why.startswith(why_starts)
+
+
+@pytest.mark.parametrize(
+    ("counts", "action", "expected"),
+    [
+        (JobCounts(cancelled=1), "kill", S.REMOVED),  # alone it would roll up Completed
+        (JobCounts(completed=3, cancelled=2), "kill", S.REMOVED),
+        (JobCounts(cancelled=2), "cancel", S.CANCELLED),
+        (JobCounts(running=1, cancelled=1), "kill", S.RUNNING),  # not every job is gone yet
+        (JobCounts(cancelled=1), None, S.COMPLETED),  # nobody killed it: the counts decide
+        (JobCounts(cancelled=1), "hold", S.COMPLETED),
+    ],
+)
+def test_jobs_a_person_killed_end_the_submission_removed(counts, action, expected):
+    assert ended_by_person(rollup_status(counts), counts, action) == expected

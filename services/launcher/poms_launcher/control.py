@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ def _batch_id(submission: Submission | None) -> str | None:
     return None if submission is None else submission.batch_id
 
 
+def _launching(submission: Submission | None) -> bool:
+    """Accepted for launch and not yet recorded: its jobs may exist before its batch id."""
+    params = {} if submission is None else submission.submission_params
+    return "launch_accepted" in params and "launch_finished" not in params
+
+
 def apply_action(backend: BatchBackend, action: str, batch_id: str) -> int:
     """Cancel is a kill as far as the batch system is concerned (§8.3)."""
     if action in ("kill", "cancel"):
@@ -48,13 +55,15 @@ class Controller:
     settings: Settings
     backends: BackendRegistry
     after_commit: Callable[[], None]
+    # How long a job-control request waits for a launch in progress to record its batch id
+    # (the jobs can be running, and reported, before the launch command has finished).
+    launch_wait: float = 60.0
 
     def on_job_control(self, envelope: Envelope) -> None:
         """Apply the action to each submission's jobs; report each outcome once."""
         cmd = envelope.payload
         assert isinstance(cmd, JobControl)
-        with self.db.transaction() as session:
-            batch_ids = {sid: _batch_id(session.get(Submission, sid)) for sid in cmd.submission_ids}
+        batch_ids = self._batch_ids(cmd.submission_ids)
         outcomes = [self._apply(sid, batch_ids[sid], cmd.action) for sid in cmd.submission_ids]
         with self.db.transaction() as session:
             if not claim_inbox(session, CONSUMER, envelope.message_id):
@@ -65,6 +74,23 @@ class Controller:
                     JobControlApplied(submission_id=sid, action=cmd.action, ok=ok, detail=detail)
                 )
         self.after_commit()
+
+    def _batch_ids(self, sids: list[int]) -> dict[int, str | None]:
+        """Each submission's batch id, waiting (up to ``launch_wait``) for launches still
+        being recorded; a launch that ends without one leaves None."""
+        deadline = time.monotonic() + self.launch_wait
+        logged = False
+        while True:
+            with self.db.transaction() as session:
+                rows = {sid: session.get(Submission, sid) for sid in sids}
+                found = {sid: _batch_id(row) for sid, row in rows.items()}
+                waiting = [sid for sid, row in rows.items() if not found[sid] and _launching(row)]
+            if not waiting or time.monotonic() >= deadline:
+                return found
+            if not logged:
+                log.info("job control waits for the launch of submission(s) %s", waiting)
+                logged = True
+            time.sleep(0.2)
 
     def _apply(self, sid: int, batch_id: str | None, action: str) -> Outcome:
         if not batch_id:

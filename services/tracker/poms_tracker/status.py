@@ -27,7 +27,7 @@ from poms_tracker.domain.completion import (
     decide_located,
     needs_counts,
 )
-from poms_tracker.domain.rules import JobCounts, next_status, rollup_status
+from poms_tracker.domain.rules import JobCounts, ended_by_person, next_status, rollup_status
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,14 @@ def refresh(
     """
     if counts is None:
         counts = repo.job_counts(uow.session, submission.submission_id)
-    proposed = rollup_status(counts, submission.stage.failed_ratio)
+    ended = (submission.submission_params or {}).get("ended_by") or {}
+    by_counts = rollup_status(counts, submission.stage.failed_ratio)
+    proposed = ended_by_person(by_counts, counts, ended.get("action"))
     if proposed is not None:
-        transition(uow, submission, proposed, reason=f"jobs: {counts}")
+        reason = f"jobs: {counts}"
+        if proposed != by_counts:
+            reason = f"jobs {ended['action']}ed by {ended.get('actor') or 'someone'}: {counts}"
+        transition(uow, submission, proposed, reason=reason)
     if SubmissionStatus(submission.status_id) != SubmissionStatus.COMPLETED:
         return True
     decision, answered = _located_decision(uow, submission, counts.total, settings, ask_catalog)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from poms_shared.contracts.messages import AbortLaunch, JobControl, SetSubmissionStatus
 from poms_shared.db.audit import record_audit
+from poms_shared.db.base import utcnow
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.models import Campaign, CampaignStage
 from poms_shared.db.tables import Submission
@@ -75,6 +76,12 @@ def campaign_scope(session: Session, campaign: Campaign) -> Scope:
 def control(session: Session, scope: Scope, action: str) -> list[int]:
     """Send one JobControl for the submissions in scope and audit it."""
     ids = [s.submission_id for s in scope.submissions]
+    if action in ("kill", "cancel"):
+        # Whichever the tracker hears first, the jobs ending or the launcher's report of
+        # the kill, the submission ends Removed (Cancelled), never Completed or Located.
+        ended = {"action": action, "actor": actor(), "at": utcnow().isoformat()}
+        for sub in scope.submissions:
+            sub.submission_params = {**(sub.submission_params or {}), "ended_by": ended}
     if ids:
         UnitOfWork(session).emit(JobControl(submission_ids=ids, action=action, actor=actor()))
     record_audit(

@@ -97,6 +97,18 @@ def rollup_status(
     return None
 
 
+def ended_by_person(
+    proposed: SubmissionStatus | None, counts: JobCounts, action: str | None
+) -> SubmissionStatus | None:
+    """A person killed (``kill``) or cancelled (``cancel``) the submission's jobs: once
+    every job has left the batch system the outcome is Removed or Cancelled, whatever the
+    counts alone would say (a killed job counts as cancelled, and one cancelled job alone
+    rolls up to Completed). Otherwise ``proposed``."""
+    if action not in ("kill", "cancel") or proposed is None or not counts.done:
+        return proposed
+    return SubmissionStatus.REMOVED if action == "kill" else SubmissionStatus.CANCELLED
+
+
 def next_status(
     current: SubmissionStatus, proposed: SubmissionStatus, *, is_recovery: bool, automatic: bool
 ) -> SubmissionStatus | None:

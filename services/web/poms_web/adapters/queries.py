@@ -261,13 +261,16 @@ def held_launch_info(held: HeldLaunch) -> dict[str, Any]:
 def submissions_in_scope(
     session: Session, *, stage_ids: list[int] | None = None, submission_id: int | None = None
 ) -> list[Submission]:
-    """Submissions a job-control action may touch: still at most Running."""
+    """Submissions a job-control action may touch: still at most Running. Their rows are
+    locked (in id order, as the services lock them) and read afresh, so marking them never
+    overwrites what a launcher or the tracker wrote meanwhile."""
     query = select(Submission).where(Submission.status_id <= int(SubmissionStatus.RUNNING))
     if submission_id is not None:
         query = query.where(Submission.submission_id == submission_id)
     if stage_ids is not None:
         query = query.where(Submission.campaign_stage_id.in_(stage_ids))
-    return list(session.scalars(query))
+    query = query.order_by(Submission.submission_id).with_for_update(of=Submission)
+    return list(session.scalars(query.execution_options(populate_existing=True)))
 
 
 def input_files(submission_id: int) -> Select[tuple[str, str, datetime, str | None]]:
