@@ -13,14 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from poms_shared.testing.ports import free_port, free_ports
+
+__all__ = ["SERVICE_NAMES", "DistributedStack", "campaign_stack", "free_port"]
+
 SERVICE_NAMES = ("campaign-manager", "launcher", "tracker", "web")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class DistributedStack:
@@ -34,7 +31,7 @@ class DistributedStack:
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.var_dir = var_dir
-        self.web_port = free_port()
+        self.web_port, *service_ports = free_ports(1 + len(SERVICE_NAMES))
         self.env = {
             **os.environ,
             "POMS_MODE": "distributed",
@@ -49,7 +46,7 @@ class DistributedStack:
             **(extra_env or {}),
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.metrics_ports = {name: free_port() for name in SERVICE_NAMES}
+        self.metrics_ports = dict(zip(SERVICE_NAMES, service_ports, strict=True))
 
     @property
     def web_url(self) -> str:
