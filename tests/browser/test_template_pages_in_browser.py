@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from dialogs import accept_dialogs
 
 from poms_shared.testing.http import call, wait_until
 from poms_shared.testing.stack import DistributedStack
@@ -22,18 +23,6 @@ LAUNCHED_TIMEOUT = 180.0  # seconds for a demo test launch to finish launching
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-def accept_dialogs(page: Any) -> list[str]:
-    """Accept every confirmation; the messages asked, in order."""
-    asked: list[str] = []
-
-    def answer(dialog: Any) -> None:
-        asked.append(dialog.message)
-        dialog.accept()
-
-    page.on("dialog", answer)
-    return asked
 
 
 def demo_job_type_id(poms: DistributedStack) -> int:

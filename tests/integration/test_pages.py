@@ -72,6 +72,13 @@ def test_the_layout_has_selectors_menu_search_and_the_dev_login_banner(site: Sit
     assert 'name="role"' in page and ">superuser</option>" in page
     for entry in ("Campaigns", "Campaign stages", "Login setups", "Job types", "Triage"):
         assert f">{entry}</a>" in page
+    for entry, href in (
+        ("Submissions", "/submissions"),
+        ("Sample campaigns", "/samples"),
+        ("Schedules", "/schedules"),
+        ("Experiment members", "/experiments/demo/members"),
+    ):
+        assert f'<a href="{href}">{entry}</a>' in page
     assert 'role="search"' in page and 'action="/campaigns"' in page
     assert "poms.css" in page and "poms.js" in page
     assert "External links" not in page  # the demo experiment has none configured
@@ -162,6 +169,9 @@ def test_the_stage_page_shows_settings_schedule_hold_and_paged_submissions(site:
     )
     assert re.search(r"takes files from</td><td><a [^>]*>generate</a>", page)
     assert re.search(r"feeds</td><td><a [^>]*>reconstruct</a>", page)
+    figure = page.split('<figure class="diagram">', 1)[1].split("</figure>", 1)[0]
+    assert f'href="/stages/{site.stages["generate"]}"' in figure
+    assert f'href="/stages/{site.stages["reconstruct"]}"' in figure and ">simulate<" in figure
     listed = re.findall(r'<td><a href="/submissions/(\d+)">', page)
     assert listed == [str(i) for i in sorted(ids, reverse=True)[:2]]  # newest first
     assert "page 1 of 3" in page and "New: 5" in page
@@ -223,11 +233,63 @@ def test_the_submission_page_shows_timeline_why_jobs_files_and_lineage(site: Sit
     assert "<code>in_a.root</code></td><td>failed</td>" in page
     assert "<code>out_a.root</code></td><td>located</td>" in page
     assert f'Recovery: <a href="/submissions/{recovery}">{recovery}</a>' in page
+    figure = page.split('<figure class="diagram">', 1)[1].split("</figure>", 1)[0]
+    assert f'<a href="/submissions/{recovery}">' in figure and ">recovery<" in figure
     assert ">Preview recovery</button>" in page and ">Launch recovery</button>" in page
     assert "Force Located" in page
     child = site.html(f"/submissions/{recovery}")
     assert f'Parent: <a href="/submissions/{sid}">{sid}</a>' in child
     assert f'data-confirm="Kill the jobs of submission {recovery}?"' in child
+
+
+def test_the_stage_page_shows_status_trails_recent_launches_and_file_statistics(
+    site: Site, tmp_path: Path
+) -> None:
+    sid, _recovery = _submission_with_jobs(site)  # Failed, 1 output located, 1 input failed
+    log = tmp_path / "launch.log"
+    log.write_text("launched\n")
+    with site.db.transaction() as session:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        sub.launch_log = str(log)
+        extra = File(experiment=DEMO_EXPERIMENT, name="out_b.root", producing_submission_id=sid)
+        consumed = File(experiment=DEMO_EXPERIMENT, name="in_b.root")
+        session.add_all([extra, consumed])
+        session.flush()
+        session.add(SubmissionFile(submission_id=sid, file_id=consumed.file_id, status="consumed"))
+    page = site.html(f"/stages/{site.stages['simulate']}")
+
+    row = next(r for r in rows(page, "submissions") if f">{sid}</a>" in r)
+    trail = row.split('<td class="trail">', 1)[1].split("</td>", 1)[0]
+    assert re.sub(r"<[^>]+>", "", trail) == "New → Running → Failed"
+    launches = page.split('<ul class="launches">', 1)[1].split("</ul>", 1)[0]
+    assert f'href="/submissions/{sid}/launch-log">launch log</a>' in launches
+    stats = page.split('<table class="facts file-stats">', 1)[1].split("</table>", 1)[0]
+    cells = re.findall(r"<th>([^<]+)</th><td>(\d+)</td>", stats)
+    assert dict(cells) == {
+        "Outputs declared": "2",
+        "Located": "1",
+        "Inputs delivered": "0",
+        "Consumed": "1",
+        "Inputs failed": "1",
+        "Skipped": "0",
+    }
+    assert "Over the last 2 submission(s)" in stats
+
+
+def test_a_submission_with_a_dataset_offers_a_relaunch_on_it(site: Site) -> None:
+    stage_id = site.stages["simulate"]
+    with site.db.transaction() as session:
+        [sid] = add_submissions(session, stage_id, 1, dataset="demo_input")
+    page = site.html(f"/submissions/{sid}")
+    form = re.search(
+        r'<form class="action [^"]*" data-api="([^"]+)"[^>]*>\s*<button[^>]*>'
+        r"Relaunch on this dataset</button>",
+        page,
+    )
+    assert form is not None and form.group(1) == f"/api/v1/stages/{stage_id}/launch"
+    assert "Launch stage simulate again on dataset demo_input?" in page
+    assert 'data-body="{&#34;dataset&#34;: &#34;demo_input&#34;}"' in page
 
 
 @pytest.mark.parametrize(

@@ -379,3 +379,21 @@ def test_held_launches_are_listed_to_those_who_may_see_them(api: Api) -> None:
     assert api.client.get("/api/v1/held-launches", headers=pat).get_json()["total"] == 1
     bad = api.client.get("/api/v1/held-launches?stage_id=x")
     assert bad.status_code == 400 and "stage_id:" in error(bad)
+
+
+@pytest.mark.parametrize(
+    ("cron", "reason"),
+    [
+        ("0 0 31 2 *", "never fires"),
+        ("0 3 * *", "does not parse"),
+        ("61 * * * *", "does not parse"),
+    ],
+)
+def test_a_cron_that_cannot_run_is_refused_and_nothing_is_stored(
+    api: Api, cron: str, reason: str
+) -> None:
+    stage_id = api.stages()["simulate"]
+    url = f"/api/v1/stages/{stage_id}/schedule"
+    response = api.client.put(url, json={"cron": cron})
+    assert response.status_code == 400 and reason in response.get_json()["error"]["message"]
+    assert api.client.get(url).get_json()["cron"] is None

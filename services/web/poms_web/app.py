@@ -24,10 +24,13 @@ from poms_web import (
     login_setups_api,
     ops,
     pages,
+    pages_editor,
+    pages_lists,  # noqa: F401 (its views join the ``pages`` blueprint on import)
     pages_more,
     pages_stage,
     pages_submission,
     pages_templates,
+    pages_triage,
     recovery_api,
     stages_api,
     submissions_api,
@@ -59,6 +62,8 @@ def create_app(settings: Settings, db: Database, wake: Callable[[], None] = lamb
     app.register_blueprint(pages_submission.bp)
     app.register_blueprint(pages_more.bp)
     app.register_blueprint(pages_templates.bp)
+    app.register_blueprint(pages_triage.bp)
+    app.register_blueprint(pages_editor.bp)
     app.register_blueprint(compat.bp)
     register_error_handlers(app)
     app.before_request(_refuse_cross_site)

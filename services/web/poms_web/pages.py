@@ -8,9 +8,10 @@ from flask import Blueprint, request
 
 from poms_shared.domain.permissions import ANALYSIS, CREATOR_ROLES, PRODUCTION, SHIFTER, Act
 from poms_web import auth, paging
-from poms_web.adapters import campaign_admin, stage_admin
+from poms_web.adapters import campaign_admin, page_lists, stage_admin
 from poms_web.adapters.actions import BadRequest
 from poms_web.adapters.campaign_admin import Listing
+from poms_web.adapters.weekly import weekly_chart
 from poms_web.context import web_state
 from poms_web.pages_common import install_error_pages, pages_of, render_page
 from poms_web.pages_queries import SORTS, campaign_rows, dependencies, latest_submissions, sorted_by
@@ -87,6 +88,7 @@ def _campaigns(refresh: int) -> Any:
             owners=OWNERS,
             actives=list(ACTIVE),
             refresh=refresh,
+            tag_names=page_lists.tag_names(session, acting.experiment),
         )
 
 
@@ -106,6 +108,7 @@ def campaign(name: str) -> Any:
             campaign=found,
             stages=[{**s, "latest": latest.get(s["stage_id"])} for s in stages],
             dependencies=dependencies(session, ids),
+            history_chart=weekly_chart(session, ids, f"Submissions of {found.name} by week"),
         )
 
 

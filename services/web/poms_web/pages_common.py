@@ -45,6 +45,7 @@ MENU: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         (
             ("Triage", "triage_pages.triage", "/api/v1/submissions?status=Failed"),
             ("Held launches", "pages.held_launches", "/api/v1/held-launches"),
+            ("Schedules", "pages.schedules", "/api/v1/schedules"),
         ),
     ),
     ("Account", (("My API tokens", "more_pages.tokens", "/api/v1/tokens"),)),
@@ -101,6 +102,18 @@ def _external_links(session: Session, experiment: str | None) -> list[tuple[str,
     return [(label, url) for label, url in links if url]
 
 
+def _menu(experiment: str | None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """``MENU`` with its links; the acting experiment's members page under Account."""
+    menu = [
+        (section, [(label, _menu_href(ep, fb)) for label, ep, fb in items])
+        for section, items in MENU
+    ]
+    if experiment:
+        members = page_url("more_pages.members", experiment=experiment)
+        menu[-1][1].append(("Experiment members", members))
+    return menu
+
+
 def chrome(session: Session) -> dict[str, Any]:
     """The header's data: who, acting where and as what, the menu and external links."""
     acting = auth.actor(session)
@@ -110,10 +123,7 @@ def chrome(session: Session) -> dict[str, Any]:
         "acting": acting,
         "experiments": _experiments(session, acting),
         "roles": actable_roles(acting, experiment) if experiment else (),
-        "menu": [
-            (section, [(label, _menu_href(ep, fb)) for label, ep, fb in items])
-            for section, items in MENU
-        ],
+        "menu": _menu(experiment),
         "external_links": _external_links(session, experiment),
         "dev_login": g.get("poms_dev_login"),
         "search": request.args.get("q", "") if request.endpoint == "pages.campaigns" else "",

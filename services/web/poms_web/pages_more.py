@@ -84,8 +84,8 @@ def tokens() -> Any:
         )
 
 
-def _log_tail(path: str | None, tail: int) -> tuple[str | None, int]:
-    """The last ``tail`` lines of the launch log (None: no log yet) and its full length."""
+def log_tail(path: str | Path | None, tail: int) -> tuple[str | None, int]:
+    """The last ``tail`` lines of a log (None: no log yet) and its full length."""
     if not path or not Path(path).exists():
         return None, 0
     text = Path(path).read_text(errors="replace")
@@ -98,7 +98,7 @@ def launch_log(submission_id: int) -> Any:
     with web_state().db.transaction() as session:
         sub = queries.get_submission(session, submission_id)
         auth.may_submission(session, Act.VIEW, sub)
-        text, length = _log_tail(sub.launch_log, LOG_TAIL)
+        text, length = log_tail(sub.launch_log, LOG_TAIL)
         status = SubmissionStatus(sub.status_id)
         params = sub.submission_params or {}
         return render_page(

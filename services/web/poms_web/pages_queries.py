@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from poms_shared.db.models import Campaign, CampaignDependency, CampaignStage, Experimenter
+from poms_shared.db.models import (
+    Campaign,
+    CampaignDependency,
+    CampaignStage,
+    CampaignTag,
+    Experimenter,
+    Tag,
+)
 from poms_shared.db.tables import File, HeldLaunch, Job, Submission, SubmissionFile
 from poms_shared.domain.dag import campaign_done
 from poms_shared.domain.statuses import JobState, SubmissionStatus
@@ -34,9 +41,10 @@ def sorted_by(query: Select[Any], sort: str) -> Select[Any]:
 
 
 def campaign_rows(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
-    """Campaign list rows (``(Campaign, creator)``) with state, running count, each stage's
-    latest submission: three grouped queries for the whole page."""
+    """Campaign list rows (``(Campaign, creator)``) with state, running count, tags, each
+    stage's latest submission: four grouped queries for the whole page."""
     campaigns: list[Campaign] = [row[0] for row in rows]
+    tags = campaign_tags(session, [c.campaign_id for c in campaigns])
     stages = session.execute(
         select(CampaignStage.campaign_stage_id, CampaignStage.campaign_id, CampaignStage.name)
         .where(CampaignStage.campaign_id.in_([c.campaign_id for c in campaigns]))
@@ -55,9 +63,28 @@ def campaign_rows(session: Session, rows: list[Any]) -> list[dict[str, Any]]:
     for stage in stages:
         by_campaign[stage.campaign_id].append(stage)
     return [
-        _campaign_row(campaign, creator, by_campaign[campaign.campaign_id], statuses, latest)
+        _campaign_row(
+            campaign,
+            creator,
+            by_campaign[campaign.campaign_id],
+            statuses,
+            latest,
+            tags.get(campaign.campaign_id, []),
+        )
         for campaign, creator in rows
     ]
+
+
+def campaign_tags(session: Session, campaign_ids: list[int]) -> dict[int, list[str]]:
+    """Each campaign's tag names, sorted (one query, not one per campaign)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for campaign_id, name in session.execute(
+        select(CampaignTag.campaign_id, Tag.tag_name)
+        .join(Tag, Tag.tag_id == CampaignTag.tag_id)
+        .where(CampaignTag.campaign_id.in_(campaign_ids))
+    ):
+        found[campaign_id].append(name)
+    return {campaign_id: sorted(names) for campaign_id, names in found.items()}
 
 
 def _campaign_row(
@@ -66,6 +93,7 @@ def _campaign_row(
     stages: list[Any],
     statuses: dict[int, list[SubmissionStatus]],
     latest: dict[int, dict[str, Any]],
+    tags: list[str],
 ) -> dict[str, Any]:
     ids = [s.campaign_stage_id for s in stages]
     located = {i for i in ids if SubmissionStatus.LOCATED in statuses[i]}
@@ -86,7 +114,7 @@ def _campaign_row(
         "creator": creator,
         "creator_role": campaign.creator_role,
         "created": campaign.created,
-        "tags": sorted(t.tag_name for t in campaign.tags),
+        "tags": tags,
         "state": state,
         "running": sum(1 for i in ids if i in active),
         "stages": [

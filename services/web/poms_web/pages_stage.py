@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from poms_shared.db.tables import Schedule
 from poms_shared.domain.permissions import Act
-from poms_web import auth, paging
-from poms_web.adapters import actions, queries
+from poms_web import auth, diagrams, paging
+from poms_web.adapters import actions, queries, stage_stats
 from poms_web.adapters import submission_lists as lists
+from poms_web.adapters.weekly import weekly_chart
 from poms_web.context import web_state
-from poms_web.pages_common import install_error_pages, pages_of, render_page
+from poms_web.pages_common import install_error_pages, page_url, pages_of, render_page
 from poms_web.pages_queries import dependencies, stage_counts, username
 
 bp = Blueprint("stage_pages", __name__)
@@ -32,6 +33,14 @@ def stage(stage_id: int) -> Any:
             session, lists.submissions_query(session, filters), lists.submission_row
         )
         edges = dependencies(session, [stage_id])
+        upstream = [e for e in edges if e["downstream_id"] == stage_id]
+        downstream = [e for e in edges if e["upstream_id"] == stage_id]
+        figure = diagrams.stage_neighbours(
+            found.name,
+            upstream,
+            downstream,
+            lambda other: page_url("stage_pages.stage", stage_id=other),
+        )
         return render_page(
             session,
             "stage.html",
@@ -42,9 +51,14 @@ def stage(stage_id: int) -> Any:
             creator=username(session, found.creator_id),
             held_by=username(session, found.hold_experimenter_id),
             schedule=queries.schedule_info(stage_id, schedule),
-            upstream=[e for e in edges if e["downstream_id"] == stage_id],
-            downstream=[e for e in edges if e["upstream_id"] == stage_id],
+            upstream=upstream,
+            downstream=downstream,
+            dependency_figure=figure,
             counts=stage_counts(session, stage_id),
+            trails=stage_stats.status_trails(session, [s["submission_id"] for s in page["items"]]),
+            launches=stage_stats.recent_launches(session, stage_id),
+            file_stats=stage_stats.file_statistics(session, stage_id),
+            history_chart=weekly_chart(session, [stage_id], f"Submissions of {found.name} by week"),
             page=page,
             numbers=pages_of(page),
         )

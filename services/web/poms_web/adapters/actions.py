@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -165,6 +165,10 @@ def set_schedule(session: Session, stage: CampaignStage, cron: str, actor: str) 
             f"cron expression {cron!r} does not parse (want 5 fields: "
             "minute hour day-of-month month day-of-week)"
         )
+    try:
+        first = next_runs(cron, 1)[0]
+    except CroniterBadDateError:
+        raise BadRequest(f"cron expression {cron!r} never fires") from None
     schedule = session.scalar(
         select(Schedule).where(Schedule.campaign_stage_id == stage.campaign_stage_id)
     )
@@ -174,7 +178,7 @@ def set_schedule(session: Session, stage: CampaignStage, cron: str, actor: str) 
         )
         session.add(schedule)
     schedule.cron, schedule.scheduled_by, schedule.enabled = cron, actor, True
-    schedule.next_fire = next_runs(cron, 1)[0]
+    schedule.next_fire = first
     record_audit(
         session,
         actor=actor,

@@ -305,8 +305,14 @@ def rename_campaign(session: Session, campaign: Campaign, to: Any) -> None:
         raise Conflict(f"a campaign named {new!r} already exists in {campaign.experiment}")
     old = campaign.name
     positions = dict(campaign.positions or {})
-    if old in positions:  # the editor keeps the campaign node's position under its name
-        positions[new] = positions.pop(old)
+    # The campaign node's position, under its bare name (older files) or "campaign <name>"
+    # (the graph editor and the reference's [node_positions] example).
+    moved = False
+    for before, after in ((old, new), (f"campaign {old}", f"campaign {new}")):
+        if before in positions:
+            positions[after] = positions.pop(before)
+            moved = True
+    if moved:
         campaign.positions = positions
     campaign.name = new
     campaign.updater_id = experimenter(session, actor()).experimenter_id

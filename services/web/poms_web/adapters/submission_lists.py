@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -243,21 +244,41 @@ def jobs_query(submission_id: int) -> Select[Any]:
 
 def job_row(row: Any) -> dict[str, Any]:
     job: Job = row[0]
-    wall = None
-    if job.started_at and job.finished_at:
+    wall = job.wall_seconds
+    if wall is None and job.started_at and job.finished_at:
         wall = (job.finished_at - job.started_at).total_seconds()
+    cpu = job.cpu_seconds
     return {
+        "job_id": job.job_id,
         "batch_id": job.batch_job_id,
         "backend": job.backend,
         "state": JobState(job.state).name.lower(),
         "exit_code": job.exit_code,
+        "site": job.site,
         "node": job.node,
         "started": job.started_at.isoformat() if job.started_at else None,
         "finished": job.finished_at.isoformat() if job.finished_at else None,
         "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "efficiency": round(cpu / wall, 3) if cpu is not None and wall else None,
+        "memory_mb": job.memory_mb,
+        "memory_requested_mb": job.memory_requested_mb,
         "log_path": job.log_path,
         "updated": job.updated.isoformat(),
     }
+
+
+def readable_job_log(backend: str, log_path: str | None, batch_dir: Path) -> Path | None:
+    """The job's log file when this server may show it: a local job's ``job.log`` inside
+    the local batch spool. Log paths come with job events, which anyone allowed to report
+    jobs can send, so no other path is ever opened."""
+    if backend != "local" or not log_path:
+        return None
+    jobs = (batch_dir / "jobs").resolve()
+    path = Path(log_path).resolve()
+    if path.name != "job.log" or path.parent.parent != jobs or not path.is_file():
+        return None
+    return path
 
 
 def located_outputs(session: Session, submission_ids: list[int]) -> dict[int, int]:
