@@ -149,13 +149,13 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def port_is_free(port: int) -> bool:
+def nothing_listens_on(port: int) -> bool:
+    """No server accepts connections on the port any more. (Binding it is no test: the
+    closed server's connections linger in TIME_WAIT, and any process's outgoing connection
+    may be given the same number as its local port.)"""
     with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+        sock.settimeout(5)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 def processes_mentioning(path: Path) -> list[int]:
@@ -242,7 +242,7 @@ def test_exit_when_done_runs_the_demo_to_completion_and_reports_each_stage(
     assert "leading stage generate" in output
     assert_reports_each_stage_then_done(output)
     assert "stopping" in output
-    assert port_is_free(first.port)
+    assert nothing_listens_on(first.port)
     assert_nothing_left_running(var_dir)
     located = SubmissionStatus.LOCATED.value
     assert submissions_in_db(var_dir) == [(stage, located) for stage in STAGES]
@@ -276,7 +276,7 @@ def test_ctrl_c_stops_cleanly_once_the_demo_is_done(
     assert run.interrupt() == 0, run.output
     assert "stopping" in run.output
     assert_reports_each_stage_then_done(run.output)
-    assert port_is_free(run.port)
+    assert nothing_listens_on(run.port)
     assert_nothing_left_running(var_dir)
 
 

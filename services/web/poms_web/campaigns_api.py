@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from poms_shared.domain.permissions import CREATOR_ROLES, Act
 from poms_web import auth, paging
 from poms_web.adapters import campaign_admin as admin
+from poms_web.adapters import campaign_samples, campaign_tags
 from poms_web.adapters.actions import BadRequest
 from poms_web.adapters.campaign_admin import Listing, SaveResult
 from poms_web.adapters.queries import NotFound
@@ -186,9 +187,9 @@ def list_tags() -> Any:
     """Tags of the experiment whose name contains ``q``, with the campaigns carrying them."""
     with web_state().db.transaction() as session:
         acting = auth.authorize(session, Act.VIEW)
-        query = admin.tags_matching(acting.experiment, request.args.get("q", "").strip())
+        query = campaign_tags.tags_matching(acting.experiment, request.args.get("q", "").strip())
         return jsonify(
-            paging.page_query(session, query, lambda row: admin.tag_item(session, row[0]))
+            paging.page_query(session, query, lambda row: campaign_tags.tag_item(session, row[0]))
         )
 
 
@@ -196,7 +197,7 @@ def list_tags() -> Any:
 def tag_campaign(name: str, tag: str) -> Any:
     with web_state().db.transaction() as session:
         campaign = admin.find(session, admin.experiment_here(session), name)
-        row, linked = admin.link_tag(session, [campaign], tag)
+        row, linked = campaign_tags.link_tag(session, [campaign], tag)
         answer = {"campaign": name, "tag_id": row.tag_id, "tag": row.tag_name}
     return jsonify({**answer, "linked": bool(linked)})
 
@@ -208,10 +209,10 @@ def untag_campaign(name: str, tag: str) -> Any:
     with web_state().db.transaction() as session:
         campaign = admin.find(session, admin.experiment_here(session), name)
         auth.may(session, Act.MODIFY, campaign)
-        row = admin.find_tag(session, campaign.experiment, tag)
+        row = campaign_tags.find_tag(session, campaign.experiment, tag)
         if tag not in (t.tag_name for t in campaign.tags):
             raise NotFound(f"campaign {name!r} has no tag {tag!r}")
-        answer = admin.unlink_tag(session, [campaign], row, delete_unused=delete_unused)
+        answer = campaign_tags.unlink_tag(session, [campaign], row, delete_unused=delete_unused)
     return jsonify({"campaign": name, **answer})
 
 
@@ -220,13 +221,15 @@ def untag_campaign(name: str, tag: str) -> Any:
 
 @bp.get("/sample-campaigns")
 def list_samples() -> Any:
-    return jsonify(paging.page_of([admin.sample_item(n) for n in admin.sample_names()]))
+    return jsonify(
+        paging.page_of([campaign_samples.sample_item(n) for n in campaign_samples.sample_names()])
+    )
 
 
 @bp.get("/sample-campaigns/<name>")
 def sample_ini(name: str) -> Any:
     return Response(
-        admin.sample_text(name),
+        campaign_samples.sample_text(name),
         mimetype="text/plain",
         headers={"Content-Disposition": f'inline; filename="{name}.ini"'},
     )

@@ -14,7 +14,7 @@ from werkzeug.exceptions import Forbidden
 
 from poms_shared.domain.permissions import Act, Actor
 from poms_web import auth, pages, paging
-from poms_web.adapters import campaign_admin, page_lists
+from poms_web.adapters import campaign_admin, campaign_samples, page_lists
 from poms_web.adapters import submission_lists as lists
 from poms_web.adapters.actions import BadRequest
 from poms_web.context import web_state
@@ -104,7 +104,7 @@ def _clone_preview(session: Session, experiment: str) -> dict[str, Any] | None:
     if not sample or "to" not in request.args:
         return None
     found: dict[str, Any] = {"sample": sample, "to": request.args["to"], "error": None}
-    source = campaign_admin.sample_spec(sample).name
+    source = campaign_samples.sample_spec(sample).name
     try:
         found["name"] = campaign_admin.clone_name(source, found["to"], "sample")
     except BadRequest as exc:
@@ -121,7 +121,7 @@ def samples() -> Any:
     experiment: the name typed replaces the word 'sample' in the sample's name (§12.3)."""
     with web_state().db.transaction() as session:
         acting = auth.authorize(session, Act.VIEW)
-        items = [campaign_admin.sample_item(n) for n in campaign_admin.sample_names()]
+        items = [campaign_samples.sample_item(n) for n in campaign_samples.sample_names()]
         preview = _clone_preview(session, _experiment(acting))
         html = render_page(
             session,

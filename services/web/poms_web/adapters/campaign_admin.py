@@ -1,5 +1,6 @@
 """Managing campaigns for ``/api/v1`` and the compatibility methods alike: listing,
-creating, renaming, cloning, deleting, the active flag, tags, samples and `.ini` saves.
+creating, renaming, cloning, deleting, the active flag and `.ini` saves (tags and sample
+campaigns are in ``campaign_tags`` and ``campaign_samples``).
 
 Every function checks the caller's permission itself (so both front ends refuse the same
 things), changes nothing when it raises, and writes an audit row for every change.
@@ -10,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, false, func, or_, select, update
+from sqlalchemy import Select, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import Conflict, Forbidden
 
@@ -48,14 +48,13 @@ from poms_shared.ini.model import (
 )
 from poms_shared.ini.parser import parse_ini
 from poms_web import auth
+from poms_web.adapters import campaign_samples as samples
 from poms_web.adapters import queries
 from poms_web.adapters.actions import BadRequest, experimenter, get_stage, request_launch
 from poms_web.adapters.queries import NotFound
 from poms_web.context import actor, web_state
 
 NAME_LIMIT = 255  # campaigns.name
-TAG_LIMIT = 100  # tags.tag_name
-SAMPLES = files("poms_shared.demo").joinpath("samples")
 GENERIC = "generic"  # the login setup and job type a new campaign's first stage uses (§12.1)
 
 
@@ -274,7 +273,7 @@ def create_campaign(
         stage_type="regular",
         default_clear_cronjob=True,
     )
-    generic = sample_spec("sample_generate")
+    generic = samples.sample_spec("sample_generate")
     spec = CampaignSpec(
         name=name,
         poms_role=auth.creator_role(acting, role),
@@ -450,169 +449,7 @@ def _clear_schedules(session: Session, campaign: Campaign) -> list[int]:
     return [row.campaign_stage_id for row in rows]
 
 
-# ---- tags -------------------------------------------------------------------------------
-
-
-def find_tag(session: Session, experiment: str, name: str) -> Tag:
-    plain("tag", name)
-    tag = session.scalar(select(Tag).where(Tag.experiment == experiment, Tag.tag_name == name))
-    if tag is None:
-        raise NotFound(f"tag {name!r} does not exist in experiment {experiment!r}")
-    return tag
-
-
-def get_tag(session: Session, tag_id: int) -> Tag:
-    tag = session.get(Tag, tag_id)
-    if tag is None:
-        raise NotFound(f"tag_id: no tag {tag_id}")
-    return tag
-
-
-def _one_experiment(campaigns: list[Campaign]) -> str:
-    experiments = {c.experiment for c in campaigns}
-    if len(experiments) != 1:
-        raise BadRequest("campaign_id: name campaigns of one experiment (tags are per experiment)")
-    return experiments.pop()
-
-
-def link_tag(
-    session: Session, campaigns: list[Campaign], name: Any, field: str = "tag"
-) -> tuple[Tag, list[str]]:
-    """Tag every campaign (all may be modified, or nothing happens); the tag is made when
-    its name is new in the experiment. Returns the tag and the campaigns newly tagged."""
-    actings = [auth.may(session, Act.MODIFY, c) for c in campaigns]
-    name = valid_name(field, name, TAG_LIMIT)
-    experiment = _one_experiment(campaigns)
-    tag = session.scalar(select(Tag).where(Tag.experiment == experiment, Tag.tag_name == name))
-    if tag is None:
-        tag = Tag(
-            experiment=experiment,
-            tag_name=name,
-            creator_id=experimenter(session, actor()).experimenter_id,
-            creator_role=auth.creator_role(actings[0], campaigns[0].creator_role),
-        )
-        session.add(tag)
-        session.flush()
-        record_audit(
-            session,
-            actor=actor(),
-            action="create",
-            entity="tag",
-            entity_id=tag.tag_id,
-            after={"tag": name},
-        )
-    linked = []
-    for campaign in campaigns:
-        if session.get(CampaignTag, (campaign.campaign_id, tag.tag_id)) is not None:
-            continue
-        session.add(CampaignTag(campaign_id=campaign.campaign_id, tag_id=tag.tag_id))
-        record_audit(
-            session,
-            actor=actor(),
-            action="tag",
-            entity="campaign",
-            entity_id=campaign.campaign_id,
-            after={"tag": name},
-        )
-        linked.append(campaign.name)
-    session.flush()
-    return tag, linked
-
-
-def unlink_tag(
-    session: Session, campaigns: list[Campaign], tag: Tag, *, delete_unused: bool = False
-) -> dict[str, Any]:
-    """Untag the campaigns (all may be modified, or nothing happens); with
-    ``delete_unused`` the tag itself goes when no campaign keeps it."""
-    for campaign in campaigns:
-        auth.may(session, Act.MODIFY, campaign)
-    untagged = []
-    for campaign in campaigns:
-        link = session.get(CampaignTag, (campaign.campaign_id, tag.tag_id))
-        if link is None:
-            continue
-        session.delete(link)
-        record_audit(
-            session,
-            actor=actor(),
-            action="untag",
-            entity="campaign",
-            entity_id=campaign.campaign_id,
-            before={"tag": tag.tag_name},
-        )
-        untagged.append(campaign.name)
-    session.flush()
-    in_use = session.scalar(select(exists().where(CampaignTag.tag_id == tag.tag_id)))
-    deleted = bool(delete_unused and not in_use)
-    if deleted:
-        record_audit(
-            session,
-            actor=actor(),
-            action="delete",
-            entity="tag",
-            entity_id=tag.tag_id,
-            before={"tag": tag.tag_name},
-        )
-        session.delete(tag)
-    return {"tag_id": tag.tag_id, "tag": tag.tag_name, "untagged": untagged, "tag_deleted": deleted}
-
-
-def tags_matching(experiment: str | None, q: str) -> Select[Any]:
-    """Tags whose name contains ``q`` (any case), by name (for ``paging.page_query``)."""
-    query = select(Tag).order_by(Tag.tag_name, Tag.tag_id)
-    plain("q", q)
-    if experiment:
-        query = query.where(Tag.experiment == experiment)
-    if q:
-        query = query.where(Tag.tag_name.icontains(q, autoescape=True))
-    return query
-
-
-def tag_item(session: Session, tag: Tag) -> dict[str, Any]:
-    names = session.scalars(
-        select(Campaign.name)
-        .join(CampaignTag, CampaignTag.campaign_id == Campaign.campaign_id)
-        .where(CampaignTag.tag_id == tag.tag_id)
-        .order_by(Campaign.name)
-    )
-    return {"tag_id": tag.tag_id, "tag_name": tag.tag_name, "campaigns": list(names)}
-
-
-def tags_of(session: Session, campaigns: list[Campaign]) -> list[Tag]:
-    """Every tag any of the campaigns carries, by name."""
-    ids = [c.campaign_id for c in campaigns]
-    tagged = select(CampaignTag.tag_id).where(CampaignTag.campaign_id.in_(ids))
-    return list(session.scalars(select(Tag).where(Tag.tag_id.in_(tagged)).order_by(Tag.tag_name)))
-
-
-# ---- samples, dependencies --------------------------------------------------------------
-
-
-def sample_names() -> list[str]:
-    return sorted(p.name[: -len(".ini")] for p in SAMPLES.iterdir() if p.name.endswith(".ini"))
-
-
-def sample_text(name: str) -> str:
-    if name not in sample_names():
-        raise NotFound(f"no sample campaign {name!r}; samples are {', '.join(sample_names())}")
-    return SAMPLES.joinpath(f"{name}.ini").read_text()
-
-
-def sample_spec(name: str) -> CampaignSpec:
-    return parse_ini(sample_text(name))
-
-
-def sample_item(name: str) -> dict[str, Any]:
-    text = sample_text(name)
-    spec = parse_ini(text)
-    about = [ln.lstrip("# ").strip() for ln in text.splitlines() if ln.startswith("#")]
-    return {
-        "name": name,
-        "description": about[0] if about else "",
-        "stages": [s.name for s in spec.stages],
-        "login_setups": [t.name for t in spec.login_setups],
-        "job_types": [t.name for t in spec.job_types],
-    }
+# ---- samples, dependencies -----------------------------------------------------------------------
 
 
 def clone_sample(
@@ -620,7 +457,7 @@ def clone_sample(
 ) -> tuple[str, SaveResult]:
     """Save a sample as a new campaign of the caller's, in the experiment they act in; by
     default ``to`` replaces the word 'sample' in the sample's name (§12.3)."""
-    text = sample_text(name)
+    text = samples.sample_text(name)
     spec = parse_ini(text)
     new = clone_name(spec.name, to, rename)
     spec = dataclasses.replace(spec, name=new, experiment=None, poms_role=None)

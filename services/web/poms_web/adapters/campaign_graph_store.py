@@ -30,6 +30,7 @@ from poms_shared.ini.model import (
 from poms_shared.ini.parser import parse_ini
 from poms_web import auth
 from poms_web.adapters import campaign_admin as admin
+from poms_web.adapters import campaign_samples
 from poms_web.adapters.campaign_graph import FIELDS, Graph, graph_ini
 from poms_web.adapters.queries import NotFound
 from poms_web.context import actor
@@ -101,7 +102,7 @@ def catalog(
     setups = {t.name: _setup_json(t, True) for t in _stored(session, LoginSetup, experiment)}
     jobs = {t.name: _job_json(t, True) for t in _stored(session, JobType, experiment)}
     used = spec or CampaignSpec(name="-")
-    generic = admin.sample_spec("sample_generate")
+    generic = campaign_samples.sample_spec("sample_generate")
     for setup in used.login_setups:
         setups.setdefault(setup.name, _setup_json(setup, True))
     for job in used.job_types:

@@ -20,7 +20,7 @@ from poms_shared.ini.parser import IniError, parse_ini
 from poms_shared.ini.writer import write_ini
 from poms_web import auth
 from poms_web.adapters import campaign_admin as admin
-from poms_web.adapters import queries
+from poms_web.adapters import campaign_tags, queries
 from poms_web.adapters.actions import BadRequest
 from poms_web.compat.framework import (
     FALSE,
@@ -250,7 +250,7 @@ def launch_campaign(p: Params) -> Reply:
 def link_tags(p: Params) -> Reply:
     with web_state().db.transaction() as session:
         campaigns = _campaigns(p, session, "campaign_id")
-        tag, _ = admin.link_tag(session, campaigns, p.required("tag_name"), "tag_name")
+        tag, _ = campaign_tags.link_tag(session, campaigns, p.required("tag_name"), "tag_name")
         return Json(
             {
                 "campaign_id": ",".join(str(c.campaign_id) for c in campaigns),
@@ -267,8 +267,8 @@ def _tag_for(p: Params, session: Session, experiment: str) -> Tag:
         name = p.get("tag_name")
         if not name:
             raise BadRequest("Missing form field: tag_id")
-        return admin.find_tag(session, experiment, admin.plain("tag_name", name))
-    tag = admin.get_tag(session, tag_id)
+        return campaign_tags.find_tag(session, experiment, admin.plain("tag_name", name))
+    tag = campaign_tags.get_tag(session, tag_id)
     if tag.experiment != experiment:
         raise queries.NotFound(f"tag_id: tag {tag_id} is not a tag of experiment {experiment}")
     return tag
@@ -281,7 +281,7 @@ def delete_campaigns_tags(p: Params) -> Reply:
         for campaign in campaigns:  # refuse before saying anything about the tag
             auth.may(session, Act.MODIFY, campaign)
         tag = _tag_for(p, session, campaigns[0].experiment)
-        admin.unlink_tag(session, campaigns, tag, delete_unused=p.flag("delete_unused_tag"))
+        campaign_tags.unlink_tag(session, campaigns, tag, delete_unused=p.flag("delete_unused_tag"))
     return Json({"msg": "OK"})
 
 
@@ -292,7 +292,7 @@ def search_all_tags(p: Params) -> Reply:
         campaigns = admin.by_ids(session, p.int_list("cl"), "cl")
         for campaign in campaigns:
             auth.may(session, Act.VIEW, campaign)
-        tags = admin.tags_of(session, campaigns)
+        tags = campaign_tags.tags_of(session, campaigns)
         return Json({"result": [[t.tag_id, t.tag_name] for t in tags], "msg": "OK"})
 
 
@@ -301,5 +301,5 @@ def auto_complete_tags_search(p: Params) -> Reply:
     """Tag names of the experiment containing ``q``."""
     with web_state().db.transaction() as session:
         acting = auth.authorize(session, Act.VIEW, experiment=experiment_of(session))
-        tags = session.scalars(admin.tags_matching(acting.experiment, p.get("q") or ""))
+        tags = session.scalars(campaign_tags.tags_matching(acting.experiment, p.get("q") or ""))
         return Json({"results": [{"name": t.tag_name} for t in tags]})
