@@ -1,6 +1,9 @@
-"""Stages and submissions for tests: a bare stage, submissions with input files."""
+"""Stages and submissions for tests: a bare stage, submissions with input files, and a
+submission's status, params and history reasons."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -8,7 +11,7 @@ from sqlalchemy.orm import Session
 from poms_shared.db.models import Campaign, CampaignStage, JobType, LoginSetup
 from poms_shared.db.session import Database
 from poms_shared.db.submissions import record_status
-from poms_shared.db.tables import File, Submission, SubmissionFile
+from poms_shared.db.tables import File, Submission, SubmissionFile, SubmissionHistory
 from poms_shared.demo import DEMO_CAMPAIGN, DEMO_EXPERIMENT
 from poms_shared.demo.load import load_samples
 from poms_shared.domain.statuses import SubmissionStatus
@@ -56,3 +59,20 @@ def make_submission(db: Database, inputs: list[str]) -> int:
             SubmissionFile(submission_id=sub.submission_id, file_id=f.file_id) for f in files
         )
         return sub.submission_id
+
+
+def submission_state(db: Database, sid: int) -> tuple[SubmissionStatus, dict[str, Any], list[str]]:
+    """Status, params and the history reasons."""
+    with db.transaction() as session:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        reasons = session.scalars(
+            select(SubmissionHistory.reason)
+            .where(SubmissionHistory.submission_id == sid)
+            .order_by(SubmissionHistory.history_id)
+        ).all()
+        return (
+            SubmissionStatus(sub.status_id),
+            dict(sub.submission_params),
+            [r or "" for r in reasons],
+        )

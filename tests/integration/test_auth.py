@@ -18,6 +18,7 @@ import matrix_rows_submissions
 import matrix_rows_templates
 import pytest
 from flask.testing import FlaskClient
+from people import add_people
 from sqlalchemy import func, select
 
 from poms_shared.cli.main import main as poms
@@ -84,12 +85,9 @@ def world(database: Database, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(launching, "LAUNCH_WAIT", 0.2)  # nobody answers launches here
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, (role, root) in PEOPLE.items():
-            identity.add_user(session, name, root=root)
-            if role:
-                identity.set_membership(session, name, EXP, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        roles = {name: role for name, (role, _) in PEOPLE.items()}
+        roots = [name for name, (_, root) in PEOPLE.items() if root]
+        tokens = add_people(session, roles, EXP, roots)
     settings = Settings(var_dir=tmp_path, dev_user="")
     client = create_app(settings, database).test_client()
     made = client.post(

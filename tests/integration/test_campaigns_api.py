@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from people import add_people
 from sqlalchemy import func, select
 
-from poms_shared.db import identity
 from poms_shared.db.models import (
     Campaign,
     CampaignDependency,
@@ -72,12 +72,7 @@ def world(database: Database, tmp_path: Path) -> Iterator[World]:
     """demo_mc (pat, production) and ann_study (ann, analysis) in experiment demo."""
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, role in PEOPLE.items():
-            identity.add_user(session, name, root=name == "admin")
-            if role:
-                identity.set_membership(session, name, EXP, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        tokens = add_people(session, PEOPLE, EXP, roots=["admin"])
     client = create_app(Settings(var_dir=tmp_path, dev_user=""), database).test_client()
     w = World(database, client, tokens)
     made = w.call("ann", "POST", "/campaigns/ini", data=analysis_ini())

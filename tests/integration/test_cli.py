@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from people import add_people
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from poms_shared.cli.main import main as poms
-from poms_shared.db import identity
 from poms_shared.db.models import ApiToken, Campaign, CampaignStage, JobType, LoginSetup
 from poms_shared.db.session import Database
 from poms_shared.db.tables import AuditEntry, HeldLaunch, OutboxMessage, Schedule
@@ -73,12 +73,9 @@ def live(
     monkeypatch.setattr(launching, "LAUNCH_WAIT", 0.2)  # no campaign manager answers here
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, (role, root) in PEOPLE.items():
-            identity.add_user(session, name, root=root)
-            if role:
-                identity.set_membership(session, name, EXP, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        roles = {name: role for name, (role, _) in PEOPLE.items()}
+        roots = [name for name, (_, root) in PEOPLE.items() if root]
+        tokens = add_people(session, roles, EXP, roots)
         stages = {
             s.name: s.campaign_stage_id
             for s in session.scalars(select(CampaignStage).where(CampaignStage.experiment == EXP))

@@ -8,14 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-from submission_fixtures import make_submission
+from submission_fixtures import make_submission, submission_state
 
 from poms_shared.contracts import new_envelope
 from poms_shared.contracts.messages import JobControlApplied, JobEvent, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.session import Database
-from poms_shared.db.tables import Submission, SubmissionHistory
+from poms_shared.db.tables import Submission
 from poms_shared.domain.statuses import SubmissionStatus as S
 from poms_shared.settings import Settings
 from poms_tracker import bootstrap, handlers
@@ -43,18 +42,6 @@ def deliver(db: Database, *messages: JobEventsReported) -> None:
     )
 
 
-def status_and_reasons(db: Database, sid: int) -> tuple[S, list[str]]:
-    with db.transaction() as session:
-        sub = session.get(Submission, sid)
-        assert sub is not None
-        reasons = session.scalars(
-            select(SubmissionHistory.reason)
-            .where(SubmissionHistory.submission_id == sid)
-            .order_by(SubmissionHistory.history_id)
-        ).all()
-        return S(sub.status_id), [r or "" for r in reasons]
-
-
 def running_then_killed(db: Database, tmp_path: Path) -> int:
     """A submission with one running job, killed from the web; its id."""
     sid = make_submission(db, [])
@@ -75,7 +62,7 @@ def test_jobs_ending_before_the_kill_report_still_end_the_submission_removed(
 
     deliver(database, job(sid, "removed", 2))  # the jobs' end comes first
 
-    status, reasons = status_and_reasons(database, sid)
+    status, _, reasons = submission_state(database, sid)
     assert status == S.REMOVED
     assert reasons[-1] == "jobs killed by poms: 1 cancelled"
     with database.transaction() as session:  # the launcher's report comes after: no change
@@ -84,7 +71,7 @@ def test_jobs_ending_before_the_kill_report_still_end_the_submission_removed(
             JobControlApplied(submission_id=sid, action="kill", ok=True), uow=uow
         )
         assert uow.emitted == []
-    assert status_and_reasons(database, sid)[0] == S.REMOVED
+    assert submission_state(database, sid)[0] == S.REMOVED
 
 
 def test_without_a_kill_one_cancelled_job_rolls_up_as_the_reference_does(
@@ -92,7 +79,7 @@ def test_without_a_kill_one_cancelled_job_rolls_up_as_the_reference_does(
 ) -> None:
     sid = make_submission(database, [])
     deliver(database, job(sid, "running", 1), job(sid, "removed", 2))
-    assert status_and_reasons(database, sid)[0] in (S.COMPLETED, S.LOCATED)
+    assert submission_state(database, sid)[0] in (S.COMPLETED, S.LOCATED)
 
 
 def test_a_refused_kill_leaves_the_jobs_to_end_as_they_will(
@@ -106,5 +93,5 @@ def test_a_refused_kill_leaves_the_jobs_to_end_as_they_will(
         )
     deliver(database, job(sid, "completed", 2))
 
-    status, reasons = status_and_reasons(database, sid)
+    status, _, reasons = submission_state(database, sid)
     assert status in (S.COMPLETED, S.LOCATED) and "killed" not in " ".join(reasons)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from people import add_people
 from sqlalchemy import select
 
-from poms_shared.db import identity
 from poms_shared.db.models import Campaign, CampaignStage
 from poms_shared.db.session import Database
 from poms_shared.demo import DEMO_CAMPAIGN, DEMO_EXPERIMENT
@@ -63,12 +63,7 @@ def editor(database: Database, tmp_path: Path) -> Iterator[Editor]:
     """demo_mc, made by pat (production); bob is an analysis member; nora no member."""
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, role in PEOPLE.items():
-            identity.add_user(session, name)
-            if role:
-                identity.set_membership(session, name, DEMO_EXPERIMENT, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        tokens = add_people(session, PEOPLE, DEMO_EXPERIMENT)
         campaign = session.scalars(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).one()
         campaign_id = campaign.campaign_id
     client = create_app(Settings(var_dir=tmp_path, dev_user=""), database).test_client()

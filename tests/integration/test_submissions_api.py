@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from people import add_people
 from sqlalchemy import func, select
 
-from poms_shared.db import identity
 from poms_shared.db.models import CampaignStage
 from poms_shared.db.session import Database
 from poms_shared.db.submissions import record_status
@@ -59,12 +59,7 @@ def world_fixture(database: Database, tmp_path: Path) -> Iterator[World]:
     """The demo campaign; pat (production), ann (analysis), nora (no member) with tokens."""
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, role in PEOPLE.items():
-            identity.add_user(session, name)
-            if role:
-                identity.set_membership(session, name, EXP, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        tokens = add_people(session, PEOPLE, EXP)
         stages = {
             s.name: s.campaign_stage_id
             for s in session.scalars(select(CampaignStage).where(CampaignStage.experiment == EXP))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from people import add_people
 from sqlalchemy import func, select
 
-from poms_shared.db import identity
 from poms_shared.db.models import Experiment, JobType, LoginSetup
 from poms_shared.db.session import Database
 from poms_shared.db.tables import AuditEntry
@@ -68,13 +68,7 @@ def build_world(database: Database, tmp_path: Path) -> World:
     """The demo campaign (pat's, production) and people with API tokens."""
     with database.transaction() as session:
         load_samples(session, username="pat")
-        tokens = {}
-        for name, role in PEOPLE.items():
-            if name != "pat":
-                identity.add_user(session, name)
-            if role:
-                identity.set_membership(session, name, EXP, role)
-            tokens[name] = identity.issue_token(session, name, "tests")[1]
+        tokens = add_people(session, PEOPLE, EXP)
     client = create_app(Settings(var_dir=tmp_path, dev_user=""), database).test_client()
     return World(database, client, tokens)
 

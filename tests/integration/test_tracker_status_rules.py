@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
+from submission_fixtures import submission_state as submission
 
 from poms_shared.broker.memory import InProcessBus
 from poms_shared.contracts import Envelope, decode, new_envelope
@@ -80,19 +81,6 @@ def jobs(sid: int, *states: str, at: datetime | None = None) -> JobEventsReporte
             for n, state in enumerate(states)
         ]
     )
-
-
-def submission(db: Database, sid: int) -> tuple[S, dict[str, Any], list[str]]:
-    """Status, params and the history reasons."""
-    with db.transaction() as session:
-        sub = session.get(Submission, sid)
-        assert sub is not None
-        reasons = session.scalars(
-            select(SubmissionHistory.reason)
-            .where(SubmissionHistory.submission_id == sid)
-            .order_by(SubmissionHistory.history_id)
-        ).all()
-        return S(sub.status_id), dict(sub.submission_params), [r or "" for r in reasons]
 
 
 def emitted(db: Database, sid: int) -> list[Message]:
