@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from page_client import get_html
 from sqlalchemy import select
 
 from poms_shared.db import identity
@@ -34,10 +35,7 @@ class Site:
     outsider: dict[str, str]  # headers of someone who is no member of the experiment
 
     def html(self, path: str, status: int = 200, **headers: str) -> str:
-        response = self.client.get(path, headers=headers)
-        assert response.status_code == status, response.get_data(as_text=True)[:2000]
-        assert response.mimetype == "text/html"
-        return response.get_data(as_text=True)
+        return get_html(self.client, path, status, headers)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from page_client import get_html
 from sqlalchemy import select
 
 from poms_shared.db import identity
@@ -28,10 +29,7 @@ class Site:
         self.headers: dict[str, dict[str, str]] = {}
 
     def html(self, path: str, status: int = 200, who: str | None = None) -> str:
-        response = self.client.get(path, headers=self.headers.get(who or "", {}))
-        assert response.status_code == status, response.get_data(as_text=True)[:2000]
-        assert response.mimetype == "text/html"
-        return response.get_data(as_text=True)
+        return get_html(self.client, path, status, self.headers.get(who or ""))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from page_client import get_html
 
 from poms_shared.db import identity
 from poms_shared.db.models import JobType, LoginSetup
@@ -26,10 +27,7 @@ class Site:
         self.outsider = outsider
 
     def html(self, path: str, status: int = 200, **headers: str) -> str:
-        response = self.client.get(path, headers=headers)
-        assert response.status_code == status, response.get_data(as_text=True)[:2000]
-        assert response.mimetype == "text/html"
-        return response.get_data(as_text=True)
+        return get_html(self.client, path, status, headers)
 
 
 @pytest.fixture
