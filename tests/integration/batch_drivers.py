@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from poms_shared.batch.jobsub import JobsubBatch
 from poms_shared.batch.local import LocalBatch
@@ -14,8 +17,9 @@ from poms_shared.batch.local_procs import read_ref, signal_group
 from poms_shared.batch.local_spool import NODE, list_job_dirs
 from poms_shared.batch.port import BatchBackend
 from poms_shared.batch.slurm import SlurmBatch, parse_ref
+from poms_shared.testing import fake_jobsub
 from poms_shared.testing.fake_jobsub import WORKER_NODE, FakeQueue
-from poms_shared.testing.slurm import SlurmCluster
+from poms_shared.testing.slurm import SlurmCluster, SlurmUnavailable, slurm_cluster
 
 BIN = Path(sys.executable).parent
 
@@ -99,3 +103,27 @@ def jobsub_driver(tmp_path: Path, queue_file: Path) -> Driver:
     )
     driver.queue = FakeQueue(queue_file)
     return driver
+
+
+BACKENDS = ["local", "slurm", "jobsub"]
+
+
+def open_driver(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Driver]:
+    """The driver of backend ``name`` (one of BACKENDS) with a fresh spool, for a fixture to
+    yield from: Slurm is a private cluster (the test is skipped where there can be none),
+    jobsub fakes on PATH."""
+    if name == "local":
+        yield local_driver(tmp_path)
+    elif name == "jobsub":
+        env = fake_jobsub.install(tmp_path / "bin", tmp_path / "queue.json")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        yield jobsub_driver(tmp_path, tmp_path / "queue.json")
+    else:
+        try:
+            with slurm_cluster(tmp_path / "slurm") as cluster:
+                for key, value in cluster.env.items():
+                    monkeypatch.setenv(key, value)
+                yield slurm_driver(tmp_path, cluster)
+        except SlurmUnavailable as exc:
+            pytest.skip(f"no Slurm here: {exc}")

@@ -7,37 +7,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from batch_drivers import Driver, jobsub_driver, local_driver, slurm_driver
+from batch_drivers import BACKENDS, Driver, open_driver
 
 from poms_shared.batch.local_events import is_terminal
 from poms_shared.batch.port import DescribesJobs, Observation, describer
-from poms_shared.testing import fake_jobsub
-from poms_shared.testing.slurm import SlurmUnavailable, slurm_cluster
 
 SLOW_JOB = "sleep 30\n"
 Description = dict[str, Observation | None]
 
 
-@pytest.fixture(params=["local", "slurm", "jobsub"])
+@pytest.fixture(params=BACKENDS)
 def driver(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Driver]:
-    """A backend with a fresh spool; Slurm is a private cluster, jobsub fakes on PATH."""
-    if request.param == "local":
-        yield local_driver(tmp_path)
-    elif request.param == "jobsub":
-        env = fake_jobsub.install(tmp_path / "bin", tmp_path / "queue.json")
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        yield jobsub_driver(tmp_path, tmp_path / "queue.json")
-    else:
-        try:
-            with slurm_cluster(tmp_path / "slurm") as cluster:
-                for key, value in cluster.env.items():
-                    monkeypatch.setenv(key, value)
-                yield slurm_driver(tmp_path, cluster)
-        except SlurmUnavailable as exc:
-            pytest.skip(f"no Slurm here: {exc}")
+    yield from open_driver(request.param, tmp_path, monkeypatch)
 
 
 def describing(driver: Driver) -> DescribesJobs:
