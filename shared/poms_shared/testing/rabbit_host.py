@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from poms_shared.testing import ports
+
 LOCAL_HOST = "127.0.0.1"
 # The shared local broker's AMQP port.
 LOCAL_PORT = 5672
@@ -38,14 +40,9 @@ def tool(name: str) -> str | None:
 
 
 def free_port(exclude: Iterable[int] = ()) -> int:
-    """A TCP port on 127.0.0.1 nothing listens on right now, outside ``exclude``."""
-    excluded = {*exclude, *CLI_DIST_PORTS, LOCAL_PORT, EPMD_PORT}
-    while True:
-        with socket.socket() as sock:
-            sock.bind((LOCAL_HOST, 0))
-            port: int = sock.getsockname()[1]
-        if port not in excluded:
-            return port
+    """A TCP port on 127.0.0.1 nothing listens on right now, outside ``exclude`` and the
+    ports RabbitMQ's own tools may take."""
+    return ports.free_port({*exclude, *CLI_DIST_PORTS, LOCAL_PORT, EPMD_PORT})
 
 
 def process_alive(pid: int) -> bool:

@@ -83,9 +83,15 @@ class DistributedStack:
         return proc.wait(timeout=timeout)
 
     def start_all(self) -> None:
-        for name in SERVICE_NAMES:
-            self.start(name)
-        self.wait_for_web()
+        """Start every service; if the web never listens, stop the rest before raising
+        (a failed start must not leave services running on into the next test)."""
+        try:
+            for name in SERVICE_NAMES:
+                self.start(name)
+            self.wait_for_web()
+        except BaseException:
+            self.stop_all()
+            raise
 
     def stop_all(self) -> None:
         for name in list(self.procs):
