@@ -3,7 +3,6 @@ running behind it (orphaned services would consume the next test's messages)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,9 @@ from poms_shared.testing.rabbit import rabbit_vhost
 from poms_shared.testing.stack import SERVICE_NAMES, DistributedStack
 
 
-def test_a_web_that_cannot_start_takes_the_other_services_down(tmp_path: Path) -> None:
+def test_a_web_that_never_listens_takes_the_other_services_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     try:
         with postgres_database() as db, rabbit_vhost() as amqp:
             stack = DistributedStack(db.url, amqp, tmp_path)
@@ -24,15 +25,15 @@ def test_a_web_that_cannot_start_takes_the_other_services_down(tmp_path: Path) -
                 start(name)
                 started.append(stack.procs[name])
 
-            stack.start = remember  # type: ignore[method-assign]
-            with socket.socket() as taken:  # the web's metrics port is in use
-                taken.bind(("127.0.0.1", stack.metrics_ports["web"]))
-                taken.listen()
-                with pytest.raises(RuntimeError, match="web exited"):
-                    stack.start_all()
+            def never_listens(timeout: float = 60) -> None:
+                raise TimeoutError(f"web did not listen on {stack.web_port}")
+
+            monkeypatch.setattr(stack, "start", remember)
+            monkeypatch.setattr(stack, "wait_for_web", never_listens)
+            with pytest.raises(TimeoutError, match="did not listen"):
+                stack.start_all()
     except DatabaseUnavailable as exc:
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     assert len(started) == len(SERVICE_NAMES)
     assert stack.procs == {}
     assert all(proc.poll() is not None for proc in started)
-    assert "Address already in use" in stack.log("web")
