@@ -6,6 +6,7 @@ The broker restart runs on a private node, never on the shared one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -241,6 +242,34 @@ def test_a_batch_consumer_takes_in_the_next_batch_while_the_handler_works(
     assert all(len(batch) <= 5 for batch in handled)
     bus.stop()  # anything not acked would be back in the queue now
     assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
+
+
+def test_while_the_handler_works_the_next_batch_grows_past_max_wait_and_goes_when_it_is_done(
+    make_bus: BusFactory, channel: pika.adapters.blocking_connection.BlockingChannel
+) -> None:
+    """Messages trickling in while a batch is handled make one next batch (up to
+    ``max_batch``), not one per ``max_wait``, handed over once the handler is free."""
+    bus = make_bus("test-grow")
+    started, release = threading.Event(), threading.Event()
+    handled: list[list[int]] = []
+
+    def ingest(batch: list[Envelope]) -> None:
+        started.set()
+        release.wait(15)
+        handled.append([submission_id(envelope) for envelope in batch])
+
+    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=50, max_wait=0.05)
+    bus.start()
+    bus.publish(launch(0))
+    assert started.wait(15)
+    for n in range(1, 13):  # well past max_wait apart
+        bus.publish(launch(n))
+        time.sleep(0.06)
+    eventually(lambda: assert_equal(ready_messages(channel, LAUNCHER_COMMANDS.name), 0))
+    release.set()
+    eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(13))))
+    bus.stop()
+    assert handled == [[0], list(range(1, 13))]
 
 
 def test_a_message_held_by_a_consumer_that_dies_is_redelivered_to_another(

@@ -248,6 +248,19 @@ def phased_stream(rng: random.Random, sids: list[int]) -> list[list[JobEvent]]:
     return messages
 
 
+def batched_and_single(
+    batched: Database, single: Database, stream: list[Envelope]
+) -> tuple[Any, ...]:
+    """Deliver ``stream`` to ``batched`` in one batch and to ``single`` one message per
+    batch; the outcome, which must be the same for both."""
+    deliver(batched, stream)
+    for envelope in stream:
+        deliver(single, [envelope])
+    result = outcome(batched)
+    assert result == outcome(single)
+    return result
+
+
 def outcome(db: Database) -> tuple[Any, ...]:
     """Jobs, statuses, history (with reasons), and what was announced, by whom caused."""
     with db.transaction() as session:
@@ -277,13 +290,7 @@ def test_a_stream_in_one_batch_ends_as_the_same_stream_one_message_per_batch(
         assert sids[:3] == sids[3:]
         stream = envelopes(phased_stream(random.Random(7), sids[:3]))
 
-        deliver(batched, stream)
-        for envelope in stream:
-            deliver(single, [envelope])
-
-        result = outcome(batched)
-        assert result == outcome(single)
-        jobs, statuses, history, announced = result
+        jobs, statuses, history, announced = batched_and_single(batched, single, stream)
         assert jobs == reference({}, [e.payload.events for e in stream])  # type: ignore[attr-defined]
         # Statuses moved step by step within the batch, each step recorded with the counts
         # of its moment and announced, caused by the message that made it.
@@ -462,6 +469,70 @@ def test_a_job_another_writer_inserted_after_the_batch_read_still_obeys_the_rule
     assert {key[1]: row.state for key, row in jobs.items()} == {
         f"{sid}.0@{BACKEND}": JobState.FAILED,
         f"{sid}.1@{BACKEND}": JobState.RUNNING,
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+def test_a_job_reported_under_a_submission_without_jobs_stays_with_its_own_row(
+    kind: str, tmp_path: Path
+) -> None:
+    """A report names a known job under a submission that has no jobs yet (on PostgreSQL
+    taken for new without a look-up): the job keeps its row and submission and moves by
+    the rule, and its submission's status moves with the message that moved the job,
+    in one batch as one message per batch."""
+    with two_databases(kind, tmp_path) as (batched, single):
+        sids = [make_submission(db, []) for db in (batched, single) for _ in range(2)]
+        owner, stranger = sids[:2]
+        first = envelopes([[seen(owner, 0, "running", 1)]])
+        elsewhere = seen(owner, 0, "completed", 2, exit_code=0)
+        stream = envelopes(
+            [
+                [elsewhere.model_copy(update={"submission_id": stranger})],
+                [seen(stranger, 1, "idle", 1)],
+            ]
+        )
+        for db in (batched, single):
+            deliver(db, first)
+
+        jobs, statuses, _, announced = batched_and_single(batched, single, stream)
+        assert jobs == reference({}, [e.payload.events for e in first + stream])  # type: ignore[attr-defined]
+        assert {key[1]: row.submission_id for key, row in jobs.items()} == {
+            f"{owner}.0@{BACKEND}": owner,
+            f"{stranger}.1@{BACKEND}": stranger,
+        }
+        assert (S(statuses[owner]), S(statuses[stranger])) == (S.COMPLETED, S.IDLE)
+        done = [cause for _, cause, body in announced if body.get("new_status") == "Completed"]
+        assert done == [stream[0].message_id]
+
+
+def test_jobs_of_a_submission_without_jobs_are_not_looked_up(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a submission's first report costs no look-up of its jobs; a later
+    report, and any on SQLite, looks up every job it names."""
+    asked: list[set[tuple[str, str]]] = []
+    real = handlers.repo.stored_jobs
+
+    def spy(session: Any, keys: Any) -> Any:
+        asked.append(set(keys))
+        return real(session, keys)
+
+    monkeypatch.setattr(handlers.repo, "stored_jobs", spy)
+    old, fresh = make_submission(database, []), make_submission(database, [])
+    deliver(database, [new_envelope(running(old, 0))])
+    asked.clear()
+    deliver(database, [new_envelope(running(old, 0, 1, seq=2)), new_envelope(running(fresh, 0))])
+    named = {(BACKEND, f"{old}.0@{BACKEND}"), (BACKEND, f"{old}.1@{BACKEND}")}
+    if database.url.startswith("postgresql"):
+        assert asked == [named]
+    else:
+        assert asked == [named | {(BACKEND, f"{fresh}.0@{BACKEND}")}]
+    assert {key[1]: row.last_seq for key, row in stored(database).items()} == {
+        f"{old}.0@{BACKEND}": 2,
+        f"{old}.1@{BACKEND}": 2,
+        f"{fresh}.0@{BACKEND}": 1,
     }
 
 

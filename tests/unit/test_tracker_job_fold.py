@@ -11,6 +11,9 @@ import pytest
 from poms_shared.contracts.messages import JobEvent
 from poms_shared.domain.statuses import JobState
 from poms_tracker.adapters.job_upsert import (
+    COPY_CHUNK,
+    COPY_ROWS,
+    CopyRows,
     JobChange,
     StoredJob,
     _tsv,
@@ -127,7 +130,7 @@ def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
     change = JobChange(
         "local", "a\tb", 7, 30, 2, node="x\\y\nz", started_at=T0, site="a\tsite", cpu_seconds=1.5
     )
-    row = _tsv([change]).getvalue()
+    row = _tsv([change])
     assert row == (
         "local\ta\\tb\t7\t30\t2\t\\N\tx\\\\y\\nz\t\\N\t2025-03-01T00:00:00+00:00\t\\N"
         "\ta\\tsite\t1.5\t\\N\t\\N\t\\N\tf\n"
@@ -163,14 +166,28 @@ def test_copy_rows_of_many_changes_are_built_column_by_column_alike() -> None:
         JobChange("local", "2.0", 7, 10, 1, existing=True),
     ]
     unknown = "\t\\N" * 5  # no site, CPU, wall, memory used or requested
-    staged = _tsv(changes).getvalue().splitlines()
+    staged = _tsv(changes).splitlines()
     assert staged == [
         f"local\t1.0\t7\t30\t2\t\\N\tn\t\\N\t2025-03-01T00:00:00+00:00\t\\N{unknown}\tf",
         "slurm\tb\\\\c\t8\t41\t9\t3\t\\N\t/l\t2025-03-01T00:00:00+00:00"
         "\t2025-03-01T01:00:00+00:00\tsite\t2.5\t3.0\t100\t2000\tt",
         f"local\t2.0\t7\t10\t1\t\\N\t\\N\t\\N\t\\N\t\\N{unknown}\tt",
     ]
-    updated = _tsv(changes, T0).getvalue().splitlines()
+    updated = _tsv(changes, T0).splitlines()
     assert [row.rsplit("\t", 1)[0] for row in updated] == [r.rsplit("\t", 1)[0] for r in staged]
     assert {row.rsplit("\t", 1)[1] for row in updated} == {"2025-03-01T00:00:00+00:00"}
-    assert _tsv([]).getvalue() == ""
+    assert _tsv([]) == ""
+
+
+def test_a_copy_reads_its_rows_in_pieces_that_add_up_to_every_row() -> None:
+    changes = [
+        JobChange("local", f"{n}.0", 7, 30, n, node="n" if n % 2 else None, existing=n % 3 == 0)
+        for n in range(2 * COPY_ROWS + 7)
+    ]
+    data = CopyRows(changes, T0)
+    pieces = list(iter(lambda: data.read(COPY_CHUNK), ""))
+    assert [len(p.splitlines()) for p in pieces] == [COPY_ROWS, COPY_ROWS, 7]
+    assert all(len(p) <= COPY_CHUNK for p in pieces)
+    assert "".join(pieces) == _tsv(changes, T0)
+    assert data.read(COPY_CHUNK) == ""  # and stays ended
+    assert CopyRows([]).read(COPY_CHUNK) == ""

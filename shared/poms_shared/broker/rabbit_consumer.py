@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Seconds a batch consumer waits for a message before looking at its handler again.
+BUSY_TICK = 0.02
 # Anything that means "this connection or channel is unusable": reconnect and go on.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (pika.exceptions.AMQPError, OSError)
 
@@ -122,11 +124,18 @@ class Consumer:
         return connection, channel
 
     def _consume(self, connection: Any, channel: Any, handlers: ThreadPoolExecutor) -> None:
-        """Receive, cut batches, hand each to the handler thread; a batch consumer cuts
-        (and decodes) the next batch while the previous one is handled, one in flight."""
+        """Receive, cut batches, hand each to the handler thread. A batch consumer
+        collects (and decodes) the next batch while the previous one is handled, one in
+        flight: with the handler free, a batch goes when ``max_batch`` messages are in,
+        ``max_wait`` after its first, or when none came for a moment; with the handler
+        busy, it grows until ``max_batch`` and goes as soon as the handler is done. So
+        under load batches are as large as the handler's pace allows (a batch's fixed
+        cost is paid once for more events), and a quiet stream waits little."""
         sub = self.sub
         batched = sub.batch_handler is not None
-        idle = min(self.bus.poll_interval, sub.max_wait) if batched else self.bus.poll_interval
+        idle = self.bus.poll_interval
+        if batched:  # it wakes every BUSY_TICK at least, to see its handler finish
+            idle = min(idle, sub.max_wait, BUSY_TICK)
         pending: list[Delivery] = []
         in_flight: Future[list[Settlement]] | None = None
         deadline = 0.0
@@ -141,12 +150,14 @@ class Consumer:
                     pending.append(delivery)
                     if batched:
                         _decode_early(delivery)
+                freed = False
                 if in_flight is not None and in_flight.done():
                     self._settle(channel, in_flight.result())
-                    in_flight = None
+                    in_flight, freed = None, True
                 stopping = self.stopping.is_set()
-                full = len(pending) >= sub.max_batch or time.monotonic() >= deadline
-                if pending and (method is None or stopping or full):
+                full = len(pending) >= sub.max_batch
+                due = method is None or time.monotonic() >= deadline
+                if pending and (stopping or full or (in_flight is None and (due or freed))):
                     if in_flight is not None:  # one batch in flight: settle it first
                         self._settle(channel, self._wait(connection, in_flight))
                     in_flight = handlers.submit(self._job(pending))

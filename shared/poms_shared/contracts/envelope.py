@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 
+from poms_shared.contracts.fast_job_events import build, decode_job_events
 from poms_shared.contracts.fast_json import loads
 from poms_shared.contracts.messages import MESSAGE_TYPES, Message
 
@@ -58,7 +59,11 @@ def encode(envelope: Envelope) -> bytes:
 
 def decode(body: bytes | str, parse: Callable[[bytes | str], Any] = loads) -> Envelope:
     """Parse and validate a message body; raise MalformedMessage with the reason.
-    ``parse``: the JSON parser (by default json.loads' values and errors, faster)."""
+    ``parse``: the JSON parser (by default json.loads' values and errors, faster); with
+    it, a complete job-events report is checked and built by ``fast_job_events``."""
+    if parse is loads and (values := decode_job_events(body)) is not None:
+        envelope: Envelope = build(Envelope, values)
+        return envelope
     try:
         raw: Any = parse(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

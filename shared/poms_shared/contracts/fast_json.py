@@ -59,13 +59,15 @@ def share_event_times(payload: Any) -> None:
         if not isinstance(text, str):
             continue
         if text not in parsed:
-            parsed[text] = _parse(text)
+            parsed[text] = event_time(text)
         if (when := parsed[text]) is not None:
             event["at"] = when
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse(text: str) -> datetime | None:
+def event_time(text: str) -> datetime | None:
+    """The datetime pydantic's validation parses ``text`` to, one shared object per
+    recent text; None if it refuses the text."""
     try:
         return _DATETIME.validate_python(text)
     except ValidationError:

@@ -11,11 +11,10 @@ changes are copied into a temporary table and merged with one statement, on SQLi
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +61,7 @@ FIRST_TERMINAL = min(int(s) for s in JobState if s.is_terminal)
 JobKey = tuple[str, str]  # (backend, batch_job_id)
 NULL = "\\N"  # COPY text format
 COPY_CHUNK = 4 << 20  # characters per read of a COPY's data
+COPY_ROWS = 5000  # rows per piece of a COPY's data (~0.5M characters)
 _SPECIAL = re.compile(r"[\\\t\n\r]")  # what a COPY text field must escape
 
 JOBS = Job.__table__
@@ -186,9 +186,20 @@ class Folded:
     steps: list[Step]
 
 
-def job_keys(messages: list[list[JobEvent]]) -> set[JobKey]:
-    """The jobs the messages name."""
-    return {(e.backend, e.batch_job_id) for events in messages for e in events}
+class JobsExist(Exception):
+    """A job the batch took for new, without reading the table, has a row."""
+
+
+def job_keys(messages: list[list[JobEvent]], among: Collection[int] | None = None) -> set[JobKey]:
+    """The jobs the messages name (``among``: under one of these submissions)."""
+    if among is None:
+        return {(e.backend, e.batch_job_id) for events in messages for e in events}
+    return {
+        (e.backend, e.batch_job_id)
+        for events in messages
+        for e in events
+        if e.submission_id in among
+    }
 
 
 def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, StoredJob]) -> Folded:
@@ -277,8 +288,13 @@ def _assignments(
     }
 
 
-def write_job_changes(session: Session, changes: list[JobChange], now: datetime) -> set[int]:
-    """Write every change in one statement; the submissions whose jobs it moved."""
+def write_job_changes(
+    session: Session, changes: list[JobChange], now: datetime, unread: bool = False
+) -> set[int]:
+    """Write every change in one statement; the submissions whose jobs it moved.
+
+    ``unread`` (PostgreSQL): some changes were taken for new jobs without reading the
+    table; JobsExist, nothing written, if one of those jobs has a row."""
     if not changes:
         return set()
     session.flush()  # pending ORM rows first: the statements below bypass the unit of work
@@ -288,6 +304,8 @@ def write_job_changes(session: Session, changes: list[JobChange], now: datetime)
     if new and _copy_new_jobs(session, new, now):
         moved = {c.submission_id for c in new}
         rest = [c for c in changes if c.existing]
+    elif unread:
+        raise JobsExist("a job taken for new has a row")
     else:
         moved, rest = set(), changes
     return moved | _merge_staged(session, rest, now) if rest else moved
@@ -303,7 +321,7 @@ def _copy_new_jobs(session: Session, new: list[JobChange], now: datetime) -> boo
         with session.begin_nested():
             raw: Any = session.connection().connection.driver_connection  # in the savepoint
             with raw.cursor() as cursor:
-                _copy(cursor, f"COPY {JOBS.name} ({columns}) FROM STDIN", _tsv(new, now))
+                _copy(cursor, f"COPY {JOBS.name} ({columns}) FROM STDIN", CopyRows(new, now))
     except psycopg2.errors.UniqueViolation:
         return False
     return True
@@ -331,7 +349,7 @@ def _merge_staged(session: Session, changes: list[JobChange], now: datetime) -> 
     columns = ", ".join((*FIELDS, "existing"))
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
-        _copy(cursor, f"COPY {STAGE.name} ({columns}) FROM STDIN", _tsv(changes))
+        _copy(cursor, f"COPY {STAGE.name} ({columns}) FROM STDIN", CopyRows(changes))
     session.info[STAGED] = True  # emptied at commit (or rollback), or by the next run
     stage = STAGE.c
     updated = (
@@ -361,14 +379,29 @@ def _merge_staged(session: Session, changes: list[JobChange], now: datetime) -> 
     return set(session.scalars(touched))
 
 
-def _copy(cursor: Any, statement: str, data: io.StringIO) -> None:
-    """COPY ``data`` in chunks of ``COPY_CHUNK``: psycopg2 takes the GIL back for every
-    chunk, and with the consumer thread decoding meanwhile its default 8 kB chunks made
-    the COPY wait for the interpreter far longer than for the server."""
+def _copy(cursor: Any, statement: str, data: CopyRows) -> None:
+    """COPY ``data`` in pieces of at most ``COPY_CHUNK`` characters: psycopg2 takes the
+    GIL back for every piece, and with the consumer thread decoding meanwhile its default
+    8 kB made the COPY wait for the interpreter far longer than for the server."""
     cursor.copy_expert(statement, data, size=COPY_CHUNK)
 
 
-def _tsv(changes: list[JobChange], updated: datetime | None = None) -> io.StringIO:
+class CopyRows:
+    """COPY text of changes (``_tsv``), built ``COPY_ROWS`` rows at a time as the COPY
+    reads it: the server inserts one piece while the next is built."""
+
+    def __init__(self, changes: list[JobChange], updated: datetime | None = None) -> None:
+        self._pieces = (
+            _tsv(changes[start : start + COPY_ROWS], updated)
+            for start in range(0, len(changes), COPY_ROWS)
+        )
+
+    def read(self, size: int = -1) -> str:
+        """The next piece ("" after the last); pieces are shorter than ``COPY_CHUNK``."""
+        return next(self._pieces, "")
+
+
+def _tsv(changes: list[JobChange], updated: datetime | None = None) -> str:
     """The changes as COPY text rows: ``FIELDS`` then ``updated`` when given, else
     whether the job existed (the staging table's last column).
 
@@ -376,7 +409,7 @@ def _tsv(changes: list[JobChange], updated: datetime | None = None) -> io.String
     holds tens of thousands of rows, and a Python expression per row cost more than the
     rest of the fold."""
     if not changes:
-        return io.StringIO("")
+        return ""
     last: Iterable[str]
     if updated is None:
         last = map(_FLAGS.__getitem__, map(_EXISTING, changes))
@@ -400,7 +433,7 @@ def _tsv(changes: list[JobChange], updated: datetime | None = None) -> io.String
         map(_number, map(_MEMORY_REQUESTED, changes)),
         last,
     )
-    return io.StringIO("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
 def _texts(values: list[str]) -> list[str]:

@@ -51,10 +51,42 @@ def write_job_events(
 ) -> tuple[list[Step], set[int]]:
     """Fold the messages' events per job onto the stored jobs and write them with one
     statement. Returns what each message did to the job counts, and the submissions
-    whose jobs the write moved. Every submission named must exist."""
-    stored = stored_jobs(session, job_upsert.job_keys(messages))
-    folded = job_upsert.fold_job_events(messages, stored)
-    return folded.steps, job_upsert.write_job_changes(session, folded.changes, utcnow())
+    whose jobs the write moved. Every submission named must exist.
+
+    On PostgreSQL the jobs reported under a submission that has none yet (a
+    submission's first report, most of a new campaign's events) are not looked up: they
+    are folded as new and COPYed, and the unique key proves it. Should one of them hold a
+    row after all (it was reported under another submission, or another writer inserted
+    it since), nothing is written and the batch is folded again from a full look-up."""
+    keys = job_upsert.job_keys(messages)
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        named = {e.submission_id for events in messages for e in events}
+        wanted = job_upsert.job_keys(messages, among=submissions_with_jobs(session, named))
+        if len(wanted) < len(keys):
+            folded = job_upsert.fold_job_events(messages, stored_jobs(session, wanted))
+            try:
+                written = job_upsert.write_job_changes(session, folded.changes, now, unread=True)
+                return folded.steps, written
+            except job_upsert.JobsExist:
+                pass  # folded from a wrong guess: as if nothing was guessed
+    folded = job_upsert.fold_job_events(messages, stored_jobs(session, keys))
+    return folded.steps, job_upsert.write_job_changes(session, folded.changes, now)
+
+
+def submissions_with_jobs(session: Session, submission_ids: Iterable[int]) -> set[int]:
+    """Those of ``submission_ids`` that have a job row (one index probe each)."""
+    found: set[int] = set()
+    has_jobs = select(Job.job_id).where(Job.submission_id == Submission.submission_id).exists()
+    for chunk in _chunks(sorted(set(submission_ids))):
+        found.update(
+            session.scalars(
+                select(Submission.submission_id).where(
+                    Submission.submission_id.in_(chunk), has_jobs
+                )
+            )
+        )
+    return found
 
 
 def stored_jobs(session: Session, keys: Collection[JobKey]) -> dict[JobKey, StoredJob]:
