@@ -97,9 +97,10 @@ def on_job_events(
 ) -> None:
     """A report naming a submission that does not exist is refused whole (dead-lettered
     with the reason), as ``POST /api/v1/job-events`` refuses it with a 400."""
-    _refuse_unknown(uow.session, {e.submission_id for e in evt.events})
+    named = {e.submission_id for e in evt.events}
+    _refuse_unknown(uow.session, named)
     _observe(evt.events)
-    _apply(uow.session, [evt.events], lambda index: uow, settings)
+    _apply(uow.session, [evt.events], named, lambda index: uow, settings)
 
 
 def ingest_job_reports(
@@ -117,10 +118,11 @@ def ingest_job_reports(
     for envelope in envelopes:
         assert isinstance(envelope.payload, JobEventsReported)
         messages.append(envelope.payload.events)
-    _refuse_unknown(session, {e.submission_id for events in messages for e in events})
+    named = {e.submission_id for events in messages for e in events}
+    _refuse_unknown(session, named)
     _observe([e for events in messages for e in events])
     units = [UnitOfWork(session, cause=envelope) for envelope in envelopes]
-    return _apply(session, messages, units.__getitem__, settings)
+    return _apply(session, messages, named, units.__getitem__, settings)
 
 
 def ingest_job_events(
@@ -132,7 +134,7 @@ def ingest_job_events(
     _observe(events)
     known = repo.known_submissions(uow.session, {e.submission_id for e in events})
     mine = [e for e in events if e.submission_id in known]  # strangers are not ours
-    return _apply(uow.session, [mine], lambda index: uow, settings)
+    return _apply(uow.session, [mine], known, lambda index: uow, settings)
 
 
 def _observe(events: list[JobEvent]) -> None:
@@ -152,14 +154,16 @@ def _refuse_unknown(session: Session, wanted: set[int]) -> None:
 def _apply(
     session: Session,
     messages: list[list[JobEvent]],
+    named: set[int],
     uow_for: Callable[[int], UnitOfWork],
     settings: Settings | None = None,
 ) -> set[int]:
     """Write the messages' job events, then roll up what each message did, in order
-    (``uow_for(index)``: the unit of work of the index-th message's status events)."""
+    (``named``: the submissions the events name, all existing; ``uow_for(index)``: the
+    unit of work of the index-th message's status events)."""
     if not any(messages):
         return set()
-    steps, written = repo.write_job_events(session, messages)
+    steps, written = repo.write_job_events(session, messages, named)
     covered = set().union(*steps)
     if stray := written - covered:  # moved by the write yet by no fold step: roll up last
         steps[-1] = {**steps[-1], **{sid: {} for sid in stray}}

@@ -47,11 +47,12 @@ def known_submissions(session: Session, submission_ids: Iterable[int]) -> set[in
 
 
 def write_job_events(
-    session: Session, messages: list[list[JobEvent]]
+    session: Session, messages: list[list[JobEvent]], named: Collection[int]
 ) -> tuple[list[Step], set[int]]:
     """Fold the messages' events per job onto the stored jobs and write them with one
     statement. Returns what each message did to the job counts, and the submissions
-    whose jobs the write moved. Every submission named must exist.
+    whose jobs the write moved. Every submission the events name (``named``, as the
+    caller has already collected them) must exist.
 
     On PostgreSQL the jobs reported under a submission that has none yet (a
     submission's first report, most of a new campaign's events) are not looked up: they
@@ -61,7 +62,6 @@ def write_job_events(
     keys = job_upsert.job_keys(messages)
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        named = {e.submission_id for events in messages for e in events}
         wanted = job_upsert.job_keys(messages, among=submissions_with_jobs(session, named))
         if len(wanted) < len(keys):
             folded = job_upsert.fold_job_events(messages, stored_jobs(session, wanted))
