@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from poms_shared.broker import PermanentError, UnroutableError
-from poms_shared.broker.errors import RetryPolicy
+from poms_shared.broker.errors import Delivery, RetryPolicy, Settlement
 from poms_shared.broker.names import (
     ALL_QUEUES,
     DEAD_LETTER_EXCHANGE,
@@ -26,6 +26,7 @@ from poms_shared.broker.names import (
     LAUNCHER_COMMANDS,
 )
 from poms_shared.broker.rabbit import RabbitBus
+from poms_shared.broker.rabbit_consumer import Consumer
 from poms_shared.contracts import Envelope, new_envelope
 from poms_shared.contracts.messages import LaunchSubmission
 from poms_shared.testing.rabbit import close_connections, private_broker
@@ -270,6 +271,49 @@ def test_while_the_handler_works_the_next_batch_grows_past_max_wait_and_goes_whe
     eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(13))))
     bus.stop()
     assert handled == [[0], list(range(1, 13))]
+
+
+def test_a_full_batch_waits_in_the_handler_queue_while_the_handler_works(
+    make_bus: BusFactory,
+    channel: pika.adapters.blocking_connection.BlockingChannel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under load the next batch is handed over as soon as it is full, to wait behind
+    the running one, so the handler starts it without waiting for the consumer thread;
+    batches are still handled and acked in order."""
+    bus = make_bus("test-queued")
+    started, release = threading.Event(), threading.Event()
+    handled: list[list[int]] = []
+    handed: list[tuple[list[int], bool]] = []  # (batch, handed while the first one ran)
+    job = Consumer._job
+
+    def spy(self: Consumer, pending: list[Delivery]) -> Callable[[], list[Settlement]]:
+        handed.append(([submission_id(d.envelope()) for d in pending], not release.is_set()))
+        return job(self, pending)
+
+    monkeypatch.setattr(Consumer, "_job", spy)
+
+    def ingest(batch: list[Envelope]) -> None:
+        started.set()
+        release.wait(15)
+        handled.append([submission_id(envelope) for envelope in batch])
+
+    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=5, max_wait=0.05)
+    bus.start()
+    bus.publish(launch(0))
+    assert started.wait(15)
+    for n in range(1, 12):
+        bus.publish(launch(n))
+    # The first batch holds one message of the prefetch (10): five make the next batch,
+    # handed over at once; the four after them wait in the consumer.
+    eventually(lambda: assert_equal([batch for batch, _ in handed], [[0], [1, 2, 3, 4, 5]]))
+    assert all(running for _, running in handed)
+    eventually(lambda: assert_equal(ready_messages(channel, LAUNCHER_COMMANDS.name), 2))
+    release.set()
+    eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(12))))
+    bus.stop()
+    assert handled[:2] == [[0], [1, 2, 3, 4, 5]]
+    assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
 
 
 def test_a_message_held_by_a_consumer_that_dies_is_redelivered_to_another(

@@ -12,6 +12,7 @@ import functools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -125,19 +126,24 @@ class Consumer:
 
     def _consume(self, connection: Any, channel: Any, handlers: ThreadPoolExecutor) -> None:
         """Receive, cut batches, hand each to the handler thread. A batch consumer
-        collects (and decodes) the next batch while the previous one is handled, one in
-        flight: with the handler free, a batch goes when ``max_batch`` messages are in,
-        ``max_wait`` after its first, or when none came for a moment; with the handler
-        busy, it grows until ``max_batch`` and goes as soon as the handler is done. So
-        under load batches are as large as the handler's pace allows (a batch's fixed
-        cost is paid once for more events), and a quiet stream waits little."""
+        collects (and decodes) the next batch while the previous one is handled: with the
+        handler free, a batch goes when ``max_batch`` messages are in, ``max_wait`` after
+        its first, or when none came for a moment; with the handler busy, it grows until
+        ``max_batch`` and then waits in the handler thread's queue, so the handler starts
+        it the moment it is done with the one before (a batch cut short goes as soon as
+        the handler is free). So under load batches are full (a batch's fixed cost is paid
+        once for more events), no time is lost between them, and a quiet stream waits
+        little. Batches are settled in the order they were cut."""
         sub = self.sub
         batched = sub.batch_handler is not None
         idle = self.bus.poll_interval
         if batched:  # it wakes every BUSY_TICK at least, to see its handler finish
             idle = min(idle, sub.max_wait, BUSY_TICK)
+        # At most two batches are with the handler thread, the running one and the next:
+        # the prefetch (two batches) lets no more in until the first is acked.
+        most = 2 if batched else 1
         pending: list[Delivery] = []
-        in_flight: Future[list[Settlement]] | None = None
+        in_flight: deque[Future[list[Settlement]]] = deque()
         deadline = 0.0
         try:
             for method, properties, body in channel.consume(
@@ -151,35 +157,33 @@ class Consumer:
                     if batched:
                         _decode_early(delivery)
                 freed = False
-                if in_flight is not None and in_flight.done():
-                    self._settle(channel, in_flight.result())
-                    in_flight, freed = None, True
+                while in_flight and in_flight[0].done():
+                    self._settle(channel, in_flight.popleft().result())
+                    freed = True
                 stopping = self.stopping.is_set()
                 full = len(pending) >= sub.max_batch
                 due = method is None or time.monotonic() >= deadline
-                if pending and (stopping or full or (in_flight is None and (due or freed))):
-                    if in_flight is not None:  # one batch in flight: settle it first
-                        self._settle(channel, self._wait(connection, in_flight))
-                    in_flight = handlers.submit(self._job(pending))
+                if pending and (stopping or full or (not in_flight and (due or freed))):
+                    if len(in_flight) >= most:  # the handler thread has all it may hold
+                        self._settle(channel, self._wait(connection, in_flight.popleft()))
+                    in_flight.append(handlers.submit(self._job(pending)))
                     pending = []
                     if not batched:
-                        self._settle(channel, self._wait(connection, in_flight))
-                        in_flight = None
+                        self._settle(channel, self._wait(connection, in_flight.popleft()))
                 if stopping:
                     break
             else:
                 log.warning("%s was cancelled by the broker", self.role)
-            if in_flight is not None:
-                self._settle(channel, self._wait(connection, in_flight))
-                in_flight = None
+            while in_flight:
+                self._settle(channel, self._wait(connection, in_flight.popleft()))
             if self.stopping.is_set():
                 channel.cancel()
         except BaseException:
             # The connection died under a running handler and the broker requeues its
             # messages: reconnect only once it is done, or the stuck handler's consumer
             # would grab the redeliveries and hold them hostage.
-            if in_flight is not None:
-                wait_futures([in_flight])
+            if in_flight:
+                wait_futures(in_flight)
             raise
 
     def _job(self, pending: list[Delivery]) -> Callable[[], list[Settlement]]:
