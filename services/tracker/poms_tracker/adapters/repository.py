@@ -59,18 +59,19 @@ def write_job_events(
     are folded as new and COPYed, and the unique key proves it. Should one of them hold a
     row after all (it was reported under another submission, or another writer inserted
     it since), nothing is written and the batch is folded again from a full look-up."""
-    keys = job_upsert.job_keys(messages)
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        wanted = job_upsert.job_keys(messages, among=submissions_with_jobs(session, named))
-        if len(wanted) < len(keys):
+        with_jobs = submissions_with_jobs(session, named)
+        if len(with_jobs) < len(named):  # some jobs need no look-up
+            wanted = job_upsert.job_keys(messages, among=with_jobs) if with_jobs else set()
             folded = job_upsert.fold_job_events(messages, stored_jobs(session, wanted))
             try:
                 written = job_upsert.write_job_changes(session, folded.changes, now, unread=True)
                 return folded.steps, written
             except job_upsert.JobsExist:
                 pass  # folded from a wrong guess: as if nothing was guessed
-    folded = job_upsert.fold_job_events(messages, stored_jobs(session, keys))
+    stored = stored_jobs(session, job_upsert.job_keys(messages))
+    folded = job_upsert.fold_job_events(messages, stored)
     return folded.steps, job_upsert.write_job_changes(session, folded.changes, now)
 
 
