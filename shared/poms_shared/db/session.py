@@ -24,7 +24,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    # values_plus_batch: an ORM flush that updates many rows (a micro-batch moving a
+    # hundred submissions) sends them in pages, not one round trip per row. Its
+    # executemany rowcount is then unknown, which nothing here reads (no versioned rows).
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        executemany_mode="values_plus_batch",
+        **kwargs,
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:
