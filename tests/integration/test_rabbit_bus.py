@@ -245,32 +245,42 @@ def test_a_batch_consumer_takes_in_the_next_batch_while_the_handler_works(
     assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
 
 
+class HeldHandler:
+    """A batch handler that holds every batch until ``release`` is set; ``handled``:
+    the submission ids of each batch, in the order handled."""
+
+    def __init__(self) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        self.handled: list[list[int]] = []
+
+    def __call__(self, batch: list[Envelope]) -> None:
+        self.started.set()
+        self.release.wait(15)
+        self.handled.append([submission_id(envelope) for envelope in batch])
+
+    def ids(self) -> list[int]:
+        return [n for batch in self.handled for n in batch]
+
+
 def test_while_the_handler_works_the_next_batch_grows_past_max_wait_and_goes_when_it_is_done(
     make_bus: BusFactory, channel: pika.adapters.blocking_connection.BlockingChannel
 ) -> None:
     """Messages trickling in while a batch is handled make one next batch (up to
     ``max_batch``), not one per ``max_wait``, handed over once the handler is free."""
     bus = make_bus("test-grow")
-    started, release = threading.Event(), threading.Event()
-    handled: list[list[int]] = []
-
-    def ingest(batch: list[Envelope]) -> None:
-        started.set()
-        release.wait(15)
-        handled.append([submission_id(envelope) for envelope in batch])
-
-    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=50, max_wait=0.05)
+    held = HeldHandler()
+    bus.subscribe_batch(LAUNCHER_COMMANDS, held, max_batch=50, max_wait=0.05)
     bus.start()
     bus.publish(launch(0))
-    assert started.wait(15)
+    assert held.started.wait(15)
     for n in range(1, 13):  # well past max_wait apart
         bus.publish(launch(n))
         time.sleep(0.06)
     eventually(lambda: assert_equal(ready_messages(channel, LAUNCHER_COMMANDS.name), 0))
-    release.set()
-    eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(13))))
+    held.release.set()
+    eventually(lambda: assert_equal(held.ids(), list(range(13))))
     bus.stop()
-    assert handled == [[0], list(range(1, 13))]
+    assert held.handled == [[0], list(range(1, 13))]
 
 
 def test_a_full_batch_waits_in_the_handler_queue_while_the_handler_works(
@@ -282,26 +292,20 @@ def test_a_full_batch_waits_in_the_handler_queue_while_the_handler_works(
     the running one, so the handler starts it without waiting for the consumer thread;
     batches are still handled and acked in order."""
     bus = make_bus("test-queued")
-    started, release = threading.Event(), threading.Event()
-    handled: list[list[int]] = []
+    held = HeldHandler()
     handed: list[tuple[list[int], bool]] = []  # (batch, handed while the first one ran)
     job = Consumer._job
 
     def spy(self: Consumer, pending: list[Delivery]) -> Callable[[], list[Settlement]]:
-        handed.append(([submission_id(d.envelope()) for d in pending], not release.is_set()))
+        ids = [submission_id(d.envelope()) for d in pending]
+        handed.append((ids, not held.release.is_set()))
         return job(self, pending)
 
     monkeypatch.setattr(Consumer, "_job", spy)
-
-    def ingest(batch: list[Envelope]) -> None:
-        started.set()
-        release.wait(15)
-        handled.append([submission_id(envelope) for envelope in batch])
-
-    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=5, max_wait=0.05)
+    bus.subscribe_batch(LAUNCHER_COMMANDS, held, max_batch=5, max_wait=0.05)
     bus.start()
     bus.publish(launch(0))
-    assert started.wait(15)
+    assert held.started.wait(15)
     for n in range(1, 12):
         bus.publish(launch(n))
     # The first batch holds one message of the prefetch (10): five make the next batch,
@@ -309,10 +313,10 @@ def test_a_full_batch_waits_in_the_handler_queue_while_the_handler_works(
     eventually(lambda: assert_equal([batch for batch, _ in handed], [[0], [1, 2, 3, 4, 5]]))
     assert all(running for _, running in handed)
     eventually(lambda: assert_equal(ready_messages(channel, LAUNCHER_COMMANDS.name), 2))
-    release.set()
-    eventually(lambda: assert_equal([n for batch in handled for n in batch], list(range(12))))
+    held.release.set()
+    eventually(lambda: assert_equal(held.ids(), list(range(12))))
     bus.stop()
-    assert handled[:2] == [[0], [1, 2, 3, 4, 5]]
+    assert held.handled[:2] == [[0], [1, 2, 3, 4, 5]]
     assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
 
 
