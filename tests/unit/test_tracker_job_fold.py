@@ -16,6 +16,8 @@ from poms_tracker.adapters.job_upsert import (
     CopyRows,
     JobChange,
     StoredJob,
+    _first_seen,
+    _fresh_tsv,
     _tsv,
     fold_job_events,
     job_keys,
@@ -191,3 +193,60 @@ def test_a_copy_reads_its_rows_in_pieces_that_add_up_to_every_row() -> None:
     assert "".join(pieces) == _tsv(changes, T0)
     assert data.read(COPY_CHUNK) == ""  # and stays ended
     assert CopyRows([]).read(COPY_CHUNK) == ""
+
+
+def first_reports() -> list[JobEvent]:
+    """First events of different jobs, of every state and with every field odd or empty."""
+    return [
+        seen("running", 1, job="1.0", node="n1", log_path="/l/1"),
+        seen("idle", 2, job="2.0", node="", log_path="", site=""),
+        seen("completed", 3, job="3.0", sid=8, exit_code=0, cpu_seconds=1.5, memory_mb=9),
+        seen("failed", 4, job="4.0", exit_code=2, node="a\tb", site="x\\y\nz"),
+        seen("held", 5, job="5.0", exit_code=7, wall_seconds=3, memory_requested_mb=100),
+        seen("removed", 6, job="6\t0", sid=9),
+        seen("cancelled", 7, job="7.0", exit_code=None, node="n1"),
+    ]
+
+
+def test_rows_of_jobs_first_seen_are_those_of_their_changes() -> None:
+    events = first_reports()
+    changes = [_first_seen(e) for e in events]
+    assert _fresh_tsv(events, T0) == _tsv(changes, T0)
+    assert _fresh_tsv([], T0) == ""
+    data = CopyRows(changes[:2], T0, events[2:])
+    assert "".join(iter(lambda: data.read(COPY_CHUNK), "")) == _tsv(changes, T0)
+    with pytest.raises(ValueError, match="updated"):
+        CopyRows([], None, events)
+
+
+def test_a_report_of_new_jobs_is_taken_whole_as_one_event_each_would_be() -> None:
+    events = first_reports()
+    folded = fold_job_events([events], {})
+    assert (folded.moved, folded.fresh) == ([], events)
+    one_by_one = fold_job_events([[e] for e in events], {})
+    assert folded.changes == one_by_one.changes == [_first_seen(e) for e in events]
+    merged: dict[int, Counter[int]] = {}
+    for step in one_by_one.steps:
+        for sid, change in step.items():
+            merged.setdefault(sid, Counter()).update(change)
+    assert folded.steps == [{sid: dict(c) for sid, c in merged.items()}]
+
+
+def test_a_job_first_seen_then_moved_again_in_the_batch_becomes_a_change() -> None:
+    first = seen("idle", 1, node="n1")
+    folded = fold_job_events([[first, seen("idle", 1, job="7.1@local")], [seen("running", 2)]], {})
+    assert [e.batch_job_id for e in folded.fresh] == ["7.1@local"]
+    [change] = folded.moved
+    assert (change.state, change.last_seq, change.node, change.existing) == (
+        int(RUNNING),
+        2,
+        "n1",
+        False,
+    )
+    assert change.started_at == T0 + timedelta(seconds=2)
+    # a report naming one job twice, or a job seen before, goes event by event
+    twice = fold_job_events([[seen("running", 2), seen("idle", 1)]], {})
+    assert (twice.fresh, [(c.state, c.last_seq) for c in twice.moved]) == ([], [(RUNNING, 2)])
+    assert nonzero(twice.steps[0]) == {7: {RUNNING: 1}}
+    known = fold_job_events([[seen("running", 2)]], stored(IDLE, 1))
+    assert (known.fresh, [c.existing for c in known.moved]) == ([], [True])

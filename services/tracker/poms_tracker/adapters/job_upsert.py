@@ -14,6 +14,7 @@ import functools
 import itertools
 import operator
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ _STATES = {
     name: (s, int(s), s == JobState.RUNNING, s.is_terminal) for name, s in STATE_NAMES.items()
 }
 _SEQ = operator.attrgetter("seq")
+_KEY = operator.attrgetter("backend", "batch_job_id")  # an event's job
+_SUBMISSION_STATE = operator.attrgetter("submission_id", "state")
+_STATE_NAME, _AT = operator.attrgetter("state"), operator.attrgetter("at")
 FIRST_TERMINAL = min(int(s) for s in JobState if s.is_terminal)
 JobKey = tuple[str, str]  # (backend, batch_job_id)
 NULL = "\\N"  # COPY text format
@@ -180,10 +184,20 @@ Step = dict[int, dict[int, int]]
 
 @dataclass
 class Folded:
-    """The batch's jobs to write, and what each of its messages did to the counts."""
+    """The batch's jobs to write, and what each of its messages did to the counts.
 
-    changes: list[JobChange]
+    ``moved``: changes built event by event. ``fresh``: jobs first seen in the batch
+    whose one event says everything (their change is ``_first_seen(event)``); most of a
+    new campaign's jobs, written straight from their events without a change each."""
+
+    moved: list[JobChange]
+    fresh: list[JobEvent]
     steps: list[Step]
+
+    @property
+    def changes(self) -> list[JobChange]:
+        """Every job's change."""
+        return [*self.moved, *map(_first_seen, self.fresh)]
 
 
 class JobsExist(Exception):
@@ -205,43 +219,36 @@ def job_keys(messages: list[list[JobEvent]], among: Collection[int] | None = Non
 def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, StoredJob]) -> Folded:
     """One change per job the messages move, as applying them one at a time onto
     ``stored`` would leave it: messages in order, the events of each by ``seq`` (arrival
-    order among equal ``seq``), each event kept only if ``accept_job_event`` says so."""
+    order among equal ``seq``), each event kept only if ``accept_job_event`` says so.
+
+    A message whose events each name a different job, none stored nor seen earlier in
+    the batch (a poll's first report of new jobs), is taken whole: every event is then
+    its job's first, accepted whatever it says, and their order does not matter."""
     changes: dict[JobKey, JobChange] = {}
+    fresh: dict[JobKey, JobEvent] = {}  # jobs first seen, by their only event so far
     steps: list[Step] = []
     for events in messages:
         step: Step = {}
         steps.append(step)
+        keys = list(map(_KEY, events))
+        if _all_new(keys, (changes, fresh, stored)):
+            fresh.update(zip(keys, events, strict=True))
+            for (sid, name), count in Counter(map(_SUBMISSION_STATE, events)).items():
+                step.setdefault(sid, {})[STATE_NAMES[name]] = count
+            continue
         for event in sorted(events, key=_SEQ):
             key = (event.backend, event.batch_job_id)
             state, number, running, final = _STATES[event.state]
             change = changes.get(key)
+            if change is None and (first := fresh.pop(key, None)) is not None:
+                change = changes[key] = _first_seen(first)  # a second event: a change
             if change is not None:
                 view, sid = JobView(JobState(change.state), change.last_seq), change.submission_id
             elif (found := stored.get(key)) is not None:
                 view, sid = found.view, found.submission_id
             else:
-                # A job first seen: accept_job_event(None, …) takes any event, and the
-                # change holds what ``JobChange.apply`` would set on a blank one.
-                at = event.at
-                change = changes[key] = JobChange(
-                    *key,
-                    event.submission_id,
-                    number,
-                    event.seq,
-                    event.exit_code if final else None,
-                    event.node or None,
-                    event.log_path or None,
-                    at if running else None,
-                    at if final else None,
-                    event.site or None,
-                    event.cpu_seconds,
-                    event.wall_seconds,
-                    event.memory_mb,
-                    event.memory_requested_mb,
-                )
-                if (counts := step.get(change.submission_id)) is None:
-                    counts = step[change.submission_id] = {}
-                counts[state] = counts.get(state, 0) + 1
+                fresh[key] = event
+                _count(step, event.submission_id, None, state)
                 continue
             if not accept_job_event(view, state, event.seq):
                 continue
@@ -249,7 +256,36 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
                 change = changes[key] = JobChange(*key, sid, number, event.seq, existing=True)
             change.apply(event, number, running, final)
             _count(step, sid, view, state)
-    return Folded(list(changes.values()), steps)
+    return Folded(list(changes.values()), list(fresh.values()), steps)
+
+
+def _all_new(keys: list[JobKey], known: Iterable[Mapping[JobKey, Any]]) -> bool:
+    """The keys name different jobs, none of them in any of ``known``."""
+    return len(set(keys)) == len(keys) and all(m.keys().isdisjoint(keys) for m in known)
+
+
+def _first_seen(event: JobEvent) -> JobChange:
+    """A job's change from its first event: ``accept_job_event(None, …)`` takes any
+    event, and the change holds what ``JobChange.apply`` would set on a blank one."""
+    _, number, running, final = _STATES[event.state]
+    at = event.at
+    return JobChange(
+        event.backend,
+        event.batch_job_id,
+        event.submission_id,
+        number,
+        event.seq,
+        event.exit_code if final else None,
+        event.node or None,
+        event.log_path or None,
+        at if running else None,
+        at if final else None,
+        event.site or None,
+        event.cpu_seconds,
+        event.wall_seconds,
+        event.memory_mb,
+        event.memory_requested_mb,
+    )
 
 
 def _count(step: Step, submission_id: int, before: JobView | None, state: JobState) -> None:
@@ -289,39 +325,44 @@ def _assignments(
 
 
 def write_job_changes(
-    session: Session, changes: list[JobChange], now: datetime, unread: bool = False
+    session: Session, folded: Folded, now: datetime, unread: bool = False
 ) -> set[int]:
     """Write every change in one statement; the submissions whose jobs it moved.
 
     ``unread`` (PostgreSQL): some changes were taken for new jobs without reading the
     table; JobsExist, nothing written, if one of those jobs has a row."""
-    if not changes:
+    if not folded.moved and not folded.fresh:
         return set()
     session.flush()  # pending ORM rows first: the statements below bypass the unit of work
     if session.get_bind().dialect.name != "postgresql":
-        return _upsert_sqlite(session, changes, now)
-    new = [c for c in changes if not c.existing]
-    if new and _copy_new_jobs(session, new, now):
-        moved = {c.submission_id for c in new}
-        rest = [c for c in changes if c.existing]
+        return _upsert_sqlite(session, folded.changes, now)
+    new = [c for c in folded.moved if not c.existing]
+    if _copy_new_jobs(session, new, folded.fresh, now):
+        moved = {c.submission_id for c in new}.union(map(_SUBMISSION, folded.fresh))
+        rest = [c for c in folded.moved if c.existing]
     elif unread:
         raise JobsExist("a job taken for new has a row")
     else:
-        moved, rest = set(), changes
+        moved, rest = set(), folded.changes
     return moved | _merge_staged(session, rest, now) if rest else moved
 
 
-def _copy_new_jobs(session: Session, new: list[JobChange], now: datetime) -> bool:
+def _copy_new_jobs(
+    session: Session, new: list[JobChange], fresh: list[JobEvent], now: datetime
+) -> bool:
     """The jobs no row held when the batch read them, COPYed straight into ``jobs``
     under a savepoint: the common case (a job's first event) costs what a bare COPY does.
     False, nothing written, if another writer inserted one of them since (the unique
     key refuses the COPY): they then go through the guarded merge like the rest."""
+    if not new and not fresh:
+        return True
     columns = ", ".join((*FIELDS, "updated"))
     try:
         with session.begin_nested():
             raw: Any = session.connection().connection.driver_connection  # in the savepoint
             with raw.cursor() as cursor:
-                _copy(cursor, f"COPY {JOBS.name} ({columns}) FROM STDIN", CopyRows(new, now))
+                rows = CopyRows(new, now, fresh)
+                _copy(cursor, f"COPY {JOBS.name} ({columns}) FROM STDIN", rows)
     except psycopg2.errors.UniqueViolation:
         return False
     return True
@@ -387,14 +428,31 @@ def _copy(cursor: Any, statement: str, data: CopyRows) -> None:
 
 
 class CopyRows:
-    """COPY text of changes (``_tsv``), built ``COPY_ROWS`` rows at a time as the COPY
-    reads it: the server inserts one piece while the next is built."""
+    """COPY text of changes (``_tsv``), then of jobs first seen (``_fresh_tsv``, only
+    with ``updated``), built ``COPY_ROWS`` rows at a time as the COPY reads it: the
+    server inserts one piece while the next is built."""
 
-    def __init__(self, changes: list[JobChange], updated: datetime | None = None) -> None:
-        self._pieces = (
+    def __init__(
+        self,
+        changes: list[JobChange],
+        updated: datetime | None = None,
+        fresh: list[JobEvent] | None = None,
+    ) -> None:
+        pieces: Iterable[str] = (
             _tsv(changes[start : start + COPY_ROWS], updated)
             for start in range(0, len(changes), COPY_ROWS)
         )
+        if fresh:
+            if updated is None:
+                raise ValueError("rows of jobs first seen are new rows: they need `updated`")
+            pieces = itertools.chain(
+                pieces,
+                (
+                    _fresh_tsv(fresh[start : start + COPY_ROWS], updated)
+                    for start in range(0, len(fresh), COPY_ROWS)
+                ),
+            )
+        self._pieces = iter(pieces)
 
     def read(self, size: int = -1) -> str:
         """The next piece ("" after the last); pieces are shorter than ``COPY_CHUNK``."""
@@ -436,6 +494,34 @@ def _tsv(changes: list[JobChange], updated: datetime | None = None) -> str:
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
 
+def _fresh_tsv(events: list[JobEvent], updated: datetime) -> str:
+    """The COPY text ``_tsv`` makes of ``map(_first_seen, events)`` with ``updated``,
+    built by columns straight from the events."""
+    if not events:
+        return ""
+    names = list(map(_STATE_NAME, events))
+    times = list(map(_AT, events))
+    columns = (
+        map(_shared_text, map(_BACKEND, events)),
+        _texts(list(map(_JOB_ID, events))),
+        map(str, map(_SUBMISSION, events)),
+        map(_STATE_NUMBERS.__getitem__, names),
+        map(str, map(_SEQ, events)),
+        map(_exit_text, names, map(_EXIT_CODE, events)),
+        map(_named, map(_NODE, events)),
+        map(_named, map(_LOG_PATH, events)),
+        map(_started_text, names, times),
+        map(_finished_text, names, times),
+        map(_named, map(_SITE, events)),
+        map(_number, map(_CPU, events)),
+        map(_number, map(_WALL, events)),
+        map(_number, map(_MEMORY, events)),
+        map(_number, map(_MEMORY_REQUESTED, events)),
+        itertools.repeat(_stamp(updated), len(events)),
+    )
+    return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+
 def _texts(values: list[str]) -> list[str]:
     """``_text`` of each value; one search over them all when, as usual, none needs it."""
     if _SPECIAL.search("".join(values)) is None:
@@ -469,3 +555,28 @@ def _text(value: str | None) -> str:
         value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
         value = value.replace("\r", "\\r")
     return value
+
+
+_STATE_NUMBERS = {name: str(number) for name, (_, number, _, _) in _STATES.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _exit_text(state: str, exit_code: int | None) -> str:
+    """A first event's exit code: kept only when its state is final."""
+    return _number(exit_code) if _STATES[state][3] else NULL
+
+
+@functools.lru_cache(maxsize=1024)
+def _started_text(state: str, at: datetime) -> str:
+    return _stamp(at) if _STATES[state][2] else NULL
+
+
+@functools.lru_cache(maxsize=1024)
+def _finished_text(state: str, at: datetime) -> str:
+    return _stamp(at) if _STATES[state][3] else NULL
+
+
+@functools.lru_cache(maxsize=4096)  # nodes and log paths repeat across jobs
+def _named(value: str | None) -> str:
+    """A text an event names; "" names none."""
+    return _text(value or None)

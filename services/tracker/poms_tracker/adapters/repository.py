@@ -66,13 +66,13 @@ def write_job_events(
             wanted = job_upsert.job_keys(messages, among=with_jobs) if with_jobs else set()
             folded = job_upsert.fold_job_events(messages, stored_jobs(session, wanted))
             try:
-                written = job_upsert.write_job_changes(session, folded.changes, now, unread=True)
+                written = job_upsert.write_job_changes(session, folded, now, unread=True)
                 return folded.steps, written
             except job_upsert.JobsExist:
                 pass  # folded from a wrong guess: as if nothing was guessed
     stored = stored_jobs(session, job_upsert.job_keys(messages))
     folded = job_upsert.fold_job_events(messages, stored)
-    return folded.steps, job_upsert.write_job_changes(session, folded.changes, now)
+    return folded.steps, job_upsert.write_job_changes(session, folded, now)
 
 
 def submissions_with_jobs(session: Session, submission_ids: Iterable[int]) -> set[int]:
