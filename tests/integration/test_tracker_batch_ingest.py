@@ -48,6 +48,7 @@ from poms_shared.domain.statuses import JobState
 from poms_shared.domain.statuses import SubmissionStatus as S
 from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
 from poms_tracker import bootstrap, handlers
+from poms_tracker.adapters.repository import claim_messages
 from poms_tracker.domain.rules import JobView, accept_job_event
 
 BACKEND = "local"
@@ -327,6 +328,29 @@ def test_a_message_twice_in_a_batch_or_again_later_is_applied_once(database: Dat
             select(SubmissionHistory.reason).where(SubmissionHistory.submission_id == sid)
         ).all()
     assert reasons == ["test", "jobs: 2 running"]  # the repeats moved nothing
+
+
+def test_a_message_claimed_by_another_batch_meanwhile_waits_for_it_and_is_skipped(
+    pg_database: Database,
+) -> None:
+    """Two tracker instances holding the same message (a redelivery) do not both apply
+    it, and the later claim neither fails nor loses the other messages of its batch."""
+    with ExitStack() as stack:
+        first = stack.enter_context(pg_database.transaction())
+        assert claim_messages(first, "tracker", ["m1"]) == ["m1"]
+        claimed: list[list[str]] = []
+
+        def second() -> None:
+            with pg_database.transaction() as session:
+                claimed.append(claim_messages(session, "tracker", ["m2", "m1", "m3", "m2"]))
+
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive()  # waiting on the first claim's row
+    racer.join(10)  # the first transaction committed
+    assert claimed == [["m2", "m3"]]
+    assert sorted(inbox(pg_database)) == ["m1", "m2", "m3"]
 
 
 def test_a_report_naming_an_unknown_submission_is_dead_lettered_and_the_others_applied(

@@ -9,8 +9,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, cast, func, insert, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from poms_shared.catalog.factory import make_catalog
 from poms_shared.catalog.facts import submission_facts
@@ -178,9 +191,47 @@ def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Su
 
 def claim_messages(session: Session, consumer: str, message_ids: list[str]) -> list[str]:
     """Record in the inbox the message ids not applied before by ``consumer``; returns
-    them in order, once each (``claim_inbox`` for a batch: two statements)."""
+    them in order, once each (``claim_inbox`` for a batch). On PostgreSQL one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` says which are new (waiting for a
+    concurrent claim of the same id to end rather than failing on it); elsewhere a
+    look-up, then an insert."""
+    wanted = sorted(set(message_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = set(session.scalars(_claim_statement(consumer, wanted, utcnow())))
+    else:
+        claimed = set(wanted).difference(_claimed_before(session, consumer, wanted))
+        if claimed:
+            now = utcnow()
+            session.execute(
+                insert(InboxMessage),
+                [{"consumer": consumer, "message_id": m, "processed_at": now} for m in claimed],
+            )
+    fresh: list[str] = []
+    for message_id in message_ids:
+        if message_id in claimed:
+            claimed.discard(message_id)
+            fresh.append(message_id)
+        else:
+            DUPLICATES_SKIPPED.labels(consumer).inc()
+    return fresh
+
+
+def _claim_statement(consumer: str, message_ids: list[str], now: datetime) -> Executable:
+    ids = cast(bindparam("ids", array_text(message_ids), type_=Text), ARRAY(Text))
+    rows = select(
+        literal(consumer, InboxMessage.consumer.type),
+        func.unnest(ids),
+        literal(now, InboxMessage.processed_at.type),
+    )
+    insert_rows = postgresql.insert(InboxMessage).from_select(
+        ["consumer", "message_id", "processed_at"], rows
+    )
+    return insert_rows.on_conflict_do_nothing().returning(InboxMessage.message_id)
+
+
+def _claimed_before(session: Session, consumer: str, message_ids: list[str]) -> set[str]:
     seen: set[str] = set()
-    for chunk in _chunks(sorted(set(message_ids))):
+    for chunk in _chunks(message_ids):
         seen.update(
             session.scalars(
                 select(InboxMessage.message_id).where(
@@ -188,20 +239,7 @@ def claim_messages(session: Session, consumer: str, message_ids: list[str]) -> l
                 )
             )
         )
-    fresh: list[str] = []
-    for message_id in message_ids:
-        if message_id in seen:
-            DUPLICATES_SKIPPED.labels(consumer).inc()
-            continue
-        seen.add(message_id)
-        fresh.append(message_id)
-    if fresh:
-        now = utcnow()
-        session.execute(
-            insert(InboxMessage),
-            [{"consumer": consumer, "message_id": m, "processed_at": now} for m in fresh],
-        )
-    return fresh
+    return seen
 
 
 def output_patterns(session: Session, submission: Submission) -> str:
