@@ -443,7 +443,8 @@ def test_the_statements_of_a_batch_do_not_grow_with_its_messages_or_events(
 ) -> None:
     small_sids = [make_submission(database, []) for _ in range(2)]
     large_sids = [make_submission(database, []) for _ in range(2)]
-    small = [new_envelope(running(sid, 0)) for sid in small_sids]
+    # 4 messages: 2 jobs seen twice, as the large batch sees its jobs
+    small = [new_envelope(running(sid, 0, seq=seq)) for seq in (1, 2) for sid in small_sids]
     # 40 messages of 25 events: 500 jobs seen twice (running, then again newer).
     large = [
         new_envelope(running(sid, *range(start, start + 25), seq=seq))

@@ -14,6 +14,8 @@ from poms_tracker.adapters.job_upsert import (
     COPY_CHUNK,
     COPY_ROWS,
     CopyRows,
+    Fold,
+    FoldingRows,
     JobChange,
     StoredJob,
     _first_seen,
@@ -250,3 +252,24 @@ def test_a_job_first_seen_then_moved_again_in_the_batch_becomes_a_change() -> No
     assert nonzero(twice.steps[0]) == {7: {RUNNING: 1}}
     known = fold_job_events([[seen("running", 2)]], stored(IDLE, 1))
     assert (known.fresh, [c.existing for c in known.moved]) == ([], [True])
+
+
+def test_folding_rows_fold_the_messages_as_the_copy_reads_them() -> None:
+    per = COPY_ROWS // 3 + 1  # a piece needs several messages
+    messages = [
+        [seen("running", 1, sid=m % 4, job=f"{m}.{n}") for n in range(per)] for m in range(7)
+    ]
+    messages.insert(2, [seen("completed", 2, sid=0, job="0.1", exit_code=0)])  # moves a job again
+    fold = Fold({})
+    rows = FoldingRows(fold, messages, T0)
+    first = rows.read(COPY_CHUNK)
+    assert len(first.splitlines()) >= COPY_ROWS
+    assert len(fold.steps) < len(messages)  # the rest is folded as the COPY goes on
+    pieces = [first, *iter(lambda: rows.read(COPY_CHUNK), "")]
+    assert all(len(p.splitlines()) >= COPY_ROWS for p in pieces[:-1])
+    firsts = [e for events in messages for e in events if e.state == "running"]
+    assert "".join(pieces) == _fresh_tsv(firsts, T0)
+    assert rows.submissions == {0, 1, 2, 3}
+    whole = fold_job_events(messages, {})
+    assert (fold.result().changes, fold.result().steps) == (whole.changes, whole.steps)
+    assert [c.batch_job_id for c in fold.result().moved] == ["0.1"]

@@ -224,18 +224,35 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
     A message whose events each name a different job, none stored nor seen earlier in
     the batch (a poll's first report of new jobs), is taken whole: every event is then
     its job's first, accepted whatever it says, and their order does not matter."""
-    changes: dict[JobKey, JobChange] = {}
-    fresh: dict[JobKey, JobEvent] = {}  # jobs first seen, by their only event so far
-    steps: list[Step] = []
+    fold = Fold(stored)
     for events in messages:
+        fold.add(events)
+    return fold.result()
+
+
+class Fold:
+    """``fold_job_events`` a message at a time. ``first_events``: each job's first
+    event, in the order the jobs were first seen (whatever came of them after)."""
+
+    def __init__(self, stored: Mapping[JobKey, StoredJob]) -> None:
+        self.stored = stored
+        self.changes: dict[JobKey, JobChange] = {}
+        self.fresh: dict[JobKey, JobEvent] = {}  # jobs first seen, by their only event so far
+        self.steps: list[Step] = []
+        self.first_events: list[JobEvent] = []
+
+    def add(self, events: list[JobEvent]) -> None:
+        """Fold the next message."""
+        changes, fresh, stored = self.changes, self.fresh, self.stored
         step: Step = {}
-        steps.append(step)
+        self.steps.append(step)
         keys = list(map(_KEY, events))
         if _all_new(keys, (changes, fresh, stored)):
             fresh.update(zip(keys, events, strict=True))
+            self.first_events.extend(events)
             for (sid, name), count in Counter(map(_SUBMISSION_STATE, events)).items():
                 step.setdefault(sid, {})[STATE_NAMES[name]] = count
-            continue
+            return
         for event in sorted(events, key=_SEQ):
             key = (event.backend, event.batch_job_id)
             state, number, running, final = _STATES[event.state]
@@ -248,6 +265,7 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
                 view, sid = found.view, found.submission_id
             else:
                 fresh[key] = event
+                self.first_events.append(event)
                 _count(step, event.submission_id, None, state)
                 continue
             if not accept_job_event(view, state, event.seq):
@@ -256,7 +274,9 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
                 change = changes[key] = JobChange(*key, sid, number, event.seq, existing=True)
             change.apply(event, number, running, final)
             _count(step, sid, view, state)
-    return Folded(list(changes.values()), list(fresh.values()), steps)
+
+    def result(self) -> Folded:
+        return Folded(list(self.changes.values()), list(self.fresh.values()), self.steps)
 
 
 def _all_new(keys: list[JobKey], known: Iterable[Mapping[JobKey, Any]]) -> bool:
@@ -324,44 +344,80 @@ def _assignments(
     }
 
 
-def write_job_changes(
-    session: Session, folded: Folded, now: datetime, unread: bool = False
-) -> set[int]:
-    """Write every change in one statement; the submissions whose jobs it moved.
-
-    ``unread`` (PostgreSQL): some changes were taken for new jobs without reading the
-    table; JobsExist, nothing written, if one of those jobs has a row."""
+def write_job_changes(session: Session, folded: Folded, now: datetime) -> set[int]:
+    """Write every change in one statement; the submissions whose jobs it moved."""
     if not folded.moved and not folded.fresh:
         return set()
     session.flush()  # pending ORM rows first: the statements below bypass the unit of work
     if session.get_bind().dialect.name != "postgresql":
         return _upsert_sqlite(session, folded.changes, now)
     new = [c for c in folded.moved if not c.existing]
-    if _copy_new_jobs(session, new, folded.fresh, now):
-        moved = {c.submission_id for c in new}.union(map(_SUBMISSION, folded.fresh))
-        rest = [c for c in folded.moved if c.existing]
-    elif unread:
-        raise JobsExist("a job taken for new has a row")
-    else:
-        moved, rest = set(), folded.changes
+    moved: set[int] = set()
+    rest = [c for c in folded.moved if c.existing]
+    if new or folded.fresh:
+        if _copy_into_jobs(session, CopyRows(new, now, folded.fresh)):
+            moved = {c.submission_id for c in new}.union(map(_SUBMISSION, folded.fresh))
+        else:  # another writer inserted one of them since: all through the merge
+            rest = folded.changes
     return moved | _merge_staged(session, rest, now) if rest else moved
 
 
-def _copy_new_jobs(
-    session: Session, new: list[JobChange], fresh: list[JobEvent], now: datetime
-) -> bool:
-    """The jobs no row held when the batch read them, COPYed straight into ``jobs``
-    under a savepoint: the common case (a job's first event) costs what a bare COPY does.
-    False, nothing written, if another writer inserted one of them since (the unique
-    key refuses the COPY): they then go through the guarded merge like the rest."""
-    if not new and not fresh:
-        return True
+def fold_and_write_unread(
+    session: Session,
+    messages: list[list[JobEvent]],
+    stored: Mapping[JobKey, StoredJob],
+    now: datetime,
+) -> tuple[list[Step], set[int]]:
+    """PostgreSQL, for a batch whose new jobs were not looked up (``stored`` holds only
+    what was): ``fold_job_events`` and ``write_job_changes`` at once. The messages are
+    folded as the COPY of the jobs they show first reads them, so the server inserts one
+    piece while the next messages are folded; then what moved those jobs again, and the
+    stored jobs, go through the guarded merge. Returns the fold's steps and the
+    submissions the write moved; JobsExist, nothing written, if a job the batch took
+    for new has a row."""
+    session.flush()  # pending ORM rows first: the statements below bypass the unit of work
+    fold = Fold(stored)
+    rows = FoldingRows(fold, messages, now)
+    if not _copy_into_jobs(session, rows):
+        raise JobsExist("a job taken for new has a row")
+    folded = fold.result()
+    for change in folded.moved:
+        change.existing = True  # the row of its first event is in
+    moved = rows.submissions
+    return fold.steps, moved | _merge_staged(session, folded.moved, now) if folded.moved else moved
+
+
+class FoldingRows:
+    """COPY text of each job's first event (``_fresh_tsv``), folding the messages as the
+    COPY reads it: ``COPY_ROWS`` rows or more a piece (every message is folded by the
+    time it returns ""). ``submissions``: those of the rows handed out."""
+
+    def __init__(self, fold: Fold, messages: list[list[JobEvent]], updated: datetime) -> None:
+        self._fold = fold
+        self._messages = iter(messages)
+        self._updated = updated
+        self.submissions: set[int] = set()
+
+    def read(self, size: int = -1) -> str:
+        fold = self._fold
+        while len(fold.first_events) < COPY_ROWS:
+            if (events := next(self._messages, None)) is None:
+                break
+            fold.add(events)
+        piece, fold.first_events = fold.first_events, []
+        self.submissions.update(map(_SUBMISSION, piece))
+        return _fresh_tsv(piece, self._updated)
+
+
+def _copy_into_jobs(session: Session, rows: CopyRows | FoldingRows) -> bool:
+    """COPY ``rows`` (new jobs) straight into ``jobs`` under a savepoint: the common
+    case (a job's first event) costs what a bare COPY does. False, nothing written, if
+    another writer inserted one of them since (the unique key refuses the COPY)."""
     columns = ", ".join((*FIELDS, "updated"))
     try:
         with session.begin_nested():
             raw: Any = session.connection().connection.driver_connection  # in the savepoint
             with raw.cursor() as cursor:
-                rows = CopyRows(new, now, fresh)
                 _copy(cursor, f"COPY {JOBS.name} ({columns}) FROM STDIN", rows)
     except psycopg2.errors.UniqueViolation:
         return False
@@ -420,7 +476,7 @@ def _merge_staged(session: Session, changes: list[JobChange], now: datetime) -> 
     return set(session.scalars(touched))
 
 
-def _copy(cursor: Any, statement: str, data: CopyRows) -> None:
+def _copy(cursor: Any, statement: str, data: CopyRows | FoldingRows) -> None:
     """COPY ``data`` in pieces of at most ``COPY_CHUNK`` characters: psycopg2 takes the
     GIL back for every piece, and with the consumer thread decoding meanwhile its default
     8 kB made the COPY wait for the interpreter far longer than for the server."""

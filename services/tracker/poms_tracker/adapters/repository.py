@@ -77,10 +77,9 @@ def write_job_events(
         with_jobs = submissions_with_jobs(session, named)
         if len(with_jobs) < len(named):  # some jobs need no look-up
             wanted = job_upsert.job_keys(messages, among=with_jobs) if with_jobs else set()
-            folded = job_upsert.fold_job_events(messages, stored_jobs(session, wanted))
             try:
-                written = job_upsert.write_job_changes(session, folded, now, unread=True)
-                return folded.steps, written
+                stored = stored_jobs(session, wanted)
+                return job_upsert.fold_and_write_unread(session, messages, stored, now)
             except job_upsert.JobsExist:
                 pass  # folded from a wrong guess: as if nothing was guessed
     stored = stored_jobs(session, job_upsert.job_keys(messages))
