@@ -320,6 +320,46 @@ def test_a_full_batch_waits_in_the_handler_queue_while_the_handler_works(
     assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
 
 
+def test_two_workers_handle_two_batches_at_once_and_settle_them_in_the_order_cut(
+    make_bus: BusFactory,
+    channel: pika.adapters.blocking_connection.BlockingChannel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``workers=2`` the next batch is handled while the first is held; it finishes
+    first, yet is acked only after the first batch is settled."""
+    bus = make_bus("test-workers")
+    release, first_started = threading.Event(), threading.Event()
+    finished: list[list[int]] = []
+    settled: list[list[int]] = []
+    settle = Consumer._settle
+
+    def spy(self: Consumer, channel: object, settlements: list[Settlement]) -> None:
+        settled.append([submission_id(s.delivery.envelope()) for s in settlements])
+        settle(self, channel, settlements)
+
+    def ingest(batch: list[Envelope]) -> None:
+        ids = [submission_id(envelope) for envelope in batch]
+        if 0 in ids:
+            first_started.set()
+            release.wait(15)
+        finished.append(ids)
+
+    monkeypatch.setattr(Consumer, "_settle", spy)
+    bus.subscribe_batch(LAUNCHER_COMMANDS, ingest, max_batch=5, max_wait=0.05, workers=2)
+    bus.start()
+    bus.publish(launch(0))
+    assert first_started.wait(15)
+    for n in range(1, 6):
+        bus.publish(launch(n))
+    eventually(lambda: assert_equal(finished, [[1, 2, 3, 4, 5]]))  # beside the held one
+    time.sleep(0.2)
+    assert settled == []  # the second waits for the first to be settled
+    release.set()
+    eventually(lambda: assert_equal(settled, [[0], [1, 2, 3, 4, 5]]))
+    bus.stop()
+    assert ready_messages(channel, LAUNCHER_COMMANDS.name) == 0
+
+
 def test_a_message_held_by_a_consumer_that_dies_is_redelivered_to_another(
     make_bus: BusFactory, amqp_url: str
 ) -> None:

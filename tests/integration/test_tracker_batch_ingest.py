@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -48,6 +49,7 @@ from poms_shared.domain.statuses import JobState
 from poms_shared.domain.statuses import SubmissionStatus as S
 from poms_shared.testing.db import DatabaseUnavailable, postgres_database, sqlite_database
 from poms_tracker import bootstrap, handlers
+from poms_tracker.adapters import repository as repo
 from poms_tracker.adapters.repository import claim_messages
 from poms_tracker.domain.rules import JobView, accept_job_event
 
@@ -351,6 +353,120 @@ def test_a_message_claimed_by_another_batch_meanwhile_waits_for_it_and_is_skippe
     racer.join(10)  # the first transaction committed
     assert claimed == [["m2", "m3"]]
     assert sorted(inbox(pg_database)) == ["m1", "m2", "m3"]
+
+
+def test_a_roll_up_lock_does_not_wait_for_another_batch_inserting_jobs_of_that_submission(
+    pg_database: Database,
+) -> None:
+    """Two batches in flight: one COPYing new jobs of a submission (the foreign key check
+    holds a KEY SHARE lock on its row) must not hold up the other's roll-up lock of it.
+    Under FOR UPDATE it would, and the first batch, locking next a submission the
+    second already holds, would deadlock with it."""
+    first, second = make_submission(pg_database, []), make_submission(pg_database, [])
+    locked, errors = threading.Event(), []
+
+    def roll_up() -> None:
+        try:
+            with pg_database.transaction() as session:
+                repo.lock_submissions(session, {first, second})
+                locked.set()
+                time.sleep(0.2)
+        except Exception as exc:  # reported below, with what it was
+            errors.append(exc)
+
+    with pg_database.transaction() as copying:
+        repo.write_job_events(copying, [[seen(second, 0, "running", 1)]], {second})
+        other = threading.Thread(target=roll_up)
+        other.start()
+        assert locked.wait(5), "the roll-up lock waited for the other batch's COPY"
+        repo.lock_submissions(copying, {first})  # waits for the other's commit only
+        other.join(10)
+    assert errors == []
+    assert len(stored(pg_database)) == 1
+
+
+def test_a_batch_reads_the_jobs_of_its_submissions_only_after_another_writing_them_commits(
+    tmp_path: Path,
+) -> None:
+    """A batch in flight moves job 1 to running; a second batch, started meanwhile,
+    ends jobs 0 and 1 in two messages. The second waits for the first's commit before
+    it reads the jobs, so its first message counts job 1 running, as when the batches
+    come one after the other. Reading them before (job 1 still idle) it would record a
+    move back to Idle that never happened."""
+    with ExitStack() as stack:
+        db, in_turn = (stack.enter_context(postgres_database()) for _ in range(2))
+        [sid] = {make_submission(d, []) for d in (db, in_turn)}
+        first = envelopes([[seen(sid, 1, "running", 2)]])
+        second = envelopes([[seen(sid, 0, "completed", 5, 0)], [seen(sid, 1, "completed", 5, 0)]])
+        for d in (db, in_turn):
+            deliver(d, envelopes([[seen(sid, 0, "idle", 1), seen(sid, 1, "idle", 1)]]))
+        deliver(in_turn, first)
+        deliver(in_turn, second)
+        errors: list[Exception] = []
+
+        def later() -> None:
+            try:
+                deliver(db, second)
+            except Exception as exc:  # reported below, with what it was
+                errors.append(exc)
+
+        with db.transaction() as session:
+            handlers.ingest_job_reports(first, session=session)
+            racer = threading.Thread(target=later)
+            racer.start()
+            racer.join(0.5)
+            assert racer.is_alive()  # waiting for the first batch
+        racer.join(10)
+        assert errors == []
+        assert outcome(db)[:3] == outcome(in_turn)[:3]
+        assert [S(s) for _, s, _ in outcome(db)[2]] == [S.NEW, S.IDLE, S.RUNNING, S.COMPLETED]
+
+
+def job_number(event: JobEvent) -> int:
+    """``n`` of the job ``seen(sid, n, …)`` names."""
+    return int(event.batch_job_id.split("@")[0].split(".")[1])
+
+
+def test_batches_handled_at_once_end_as_the_same_batches_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    """Two tracker batches in flight on the same submissions (different jobs, every
+    phase of them), started together, leave the jobs, statuses and history that one
+    batch after the other leaves, in one order or the other: each locks its submissions
+    before writing their jobs, so neither rolls up blind to the other's jobs, or from
+    jobs read before the other changed them."""
+    with ExitStack() as stack:
+        together, *in_turn = (stack.enter_context(postgres_database()) for _ in range(3))
+        sids = [make_submission(db, []) for db in (together, *in_turn) for _ in range(3)]
+        assert sids[:3] == sids[3:6] == sids[6:]
+        stream = phased_stream(random.Random(11), sids[:3])
+        halves: tuple[list[list[JobEvent]], list[list[JobEvent]]] = ([], [])
+        for events in stream:
+            for half, part in enumerate(halves):
+                if mine := [e for e in events if job_number(e) % 2 == half]:
+                    part.append(mine)
+        batches = [envelopes(half) for half in halves]
+        start, errors = threading.Barrier(2), []
+
+        def handle(batch: list[Envelope]) -> None:
+            start.wait(5)
+            try:
+                deliver(together, batch)
+            except Exception as exc:  # reported below, with what it was
+                errors.append(exc)
+
+        threads = [threading.Thread(target=handle, args=(batch,)) for batch in batches]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        for db, order in zip(in_turn, (batches, batches[::-1]), strict=True):
+            for batch in order:
+                deliver(db, batch)
+        serial = [outcome(db)[:3] for db in in_turn]
+        assert outcome(together)[:3] in serial
+        assert outcome(together)[0] == reference({}, stream)
 
 
 def test_a_report_naming_an_unknown_submission_is_dead_lettered_and_the_others_applied(

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from submission_fixtures import submission_state as submission
 
 from poms_shared.broker.memory import InProcessBus
+from poms_shared.broker.names import TRACKER_JOB_EVENTS
 from poms_shared.contracts import Envelope, decode, new_envelope
 from poms_shared.contracts.messages import (
     JobEvent,
@@ -231,6 +232,27 @@ def test_the_tracker_runs_the_new_timeout_check_with_the_configured_limit(
     [loop] = [loop for loop in service.loops if loop.name == "new-timeout"]
     loop.run_once()
     assert submission(database, sid)[0] == S.LAUNCH_FAILED
+
+
+def test_the_tracker_handles_as_many_job_event_batches_at_once_as_configured(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(var_dir=tmp_path, batch_backends=("local",))
+    [default] = bootstrap.build(settings, database, InProcessBus()).batch_subscriptions
+    monkeypatch.setenv("POMS_INGEST_WORKERS", "3")
+    [three] = bootstrap.build(settings, database, InProcessBus()).batch_subscriptions
+    assert (default.workers, three.workers) == (1, 3)
+    assert default.queue == three.queue == TRACKER_JOB_EVENTS
+
+
+@pytest.mark.parametrize("value", ["0", "9", "two", "-1", "1.5"])
+def test_a_bad_ingest_workers_setting_stops_the_tracker_naming_it(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("POMS_INGEST_WORKERS", value)
+    settings = load_settings(var_dir=tmp_path, batch_backends=("local",))
+    with pytest.raises(ValueError, match=f"POMS_INGEST_WORKERS must be .* 1 to 8, not {value!r}"):
+        bootstrap.build(settings, database, InProcessBus())
 
 
 # ---- metrics -------------------------------------------------------------------------------

@@ -16,7 +16,12 @@ from poms_shared.contracts.messages import FilesDeclared, JobEventsReported
 from poms_shared.db.messaging import UnitOfWork
 from poms_shared.db.session import Database
 from poms_shared.runtime.loop import Loop
-from poms_shared.runtime.service import HandlerRegistry, Service, transactional
+from poms_shared.runtime.service import (
+    BatchSubscription,
+    HandlerRegistry,
+    Service,
+    transactional,
+)
 from poms_shared.settings import Settings
 from poms_tracker import handlers
 from poms_tracker.adapters.repository import STATE_NAMES, claim_messages
@@ -36,6 +41,8 @@ NEW_TIMEOUT_CHECK = 60.0  # seconds between looks for submissions stuck in New
 COMPLETED_SWEEP = 30.0  # seconds between located checks of Completed submissions
 RECONCILE_INTERVAL = "POMS_RECONCILE_INTERVAL"  # seconds between reconciler passes (300)
 RECONCILE_GRACE = "POMS_RECONCILE_GRACE"  # seconds a job may be unknown to its backend (600)
+INGEST_WORKERS = "POMS_INGEST_WORKERS"  # job-event batches handled at once (1)
+MOST_INGEST_WORKERS = 8
 
 
 def new_timeouts(settings: Settings) -> NewTimeouts:
@@ -64,6 +71,25 @@ def reconcile_timing(env: Mapping[str, str] | None = None) -> tuple[float, Grace
     env = os.environ if env is None else env
     interval = _seconds(env, RECONCILE_INTERVAL, 300.0, zero_ok=False)
     return interval, Grace(seconds=_seconds(env, RECONCILE_GRACE, 600.0, zero_ok=True))
+
+
+def ingest_workers(env: Mapping[str, str] | None = None) -> int:
+    """How many job-event batches the tracker handles at once, from
+    ``POMS_INGEST_WORKERS`` (default 1, at most 8); ValueError naming a bad value.
+
+    Each batch locks its submissions before it writes their jobs, so batches sharing a
+    submission still go one after the other; more workers help only when the batches in
+    flight name different submissions. They are acked in order whatever the order of
+    their commits."""
+    env = os.environ if env is None else env
+    raw = env.get(INGEST_WORKERS, "").strip()
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MOST_INGEST_WORKERS:
+        raise ValueError(
+            f"{INGEST_WORKERS} must be a whole number from 1 to {MOST_INGEST_WORKERS}, not {raw!r}"
+        )
+    return int(raw)
 
 
 def batch_handler(
@@ -149,6 +175,7 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
     reconciler."""
     limits = new_timeouts(settings)
     reconcile_every, grace = reconcile_timing()
+    workers = ingest_workers()
     service = Service(NAME, db, bus)
     relay = service.attach_relay()
     registry = handlers.build_registry(settings)
@@ -156,7 +183,11 @@ def build(settings: Settings, db: Database, bus: Bus) -> Service:
         (TRACKER_LAUNCHES, transactional(db, NAME, registry, TRACKER_LAUNCHES.name, relay.wake))
     )
     service.batch_subscriptions.append(
-        (TRACKER_JOB_EVENTS, batch_handler(db, registry, relay.wake, settings))
+        BatchSubscription(
+            TRACKER_JOB_EVENTS,
+            batch_handler(db, registry, relay.wake, settings),
+            workers=workers,
+        )
     )
     backends = [make_backend(name, settings) for name in settings.batch_backends]
     poller = BatchPoller(db, backends, relay.wake, settings)

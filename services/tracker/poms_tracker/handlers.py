@@ -163,11 +163,17 @@ def _apply(
     unit of work of the index-th message's status events)."""
     if not any(messages):
         return set()
+    # Locked before their jobs are written, not only for the roll-up: another transaction
+    # writing jobs of one of them (a second batch in flight, another tracker) waits for
+    # this one's commit, so every roll-up counts all the jobs written before it. A roll-up
+    # blind to another's uncommitted jobs could end a submission Completed, for good,
+    # while some of its jobs still run.
+    locked = {s.submission_id: s for s in repo.lock_submissions(session, named)}
     steps, written = repo.write_job_events(session, messages, named)
     covered = set().union(*steps)
     if stray := written - covered:  # moved by the write yet by no fold step: roll up last
         steps[-1] = {**steps[-1], **{sid: {} for sid in stray}}
-    _roll_up(session, steps, uow_for, settings)
+    _roll_up(session, steps, uow_for, settings, locked)
     return covered | stray
 
 
@@ -176,13 +182,16 @@ def _roll_up(
     steps: list[Step],
     uow_for: Callable[[int], UnitOfWork],
     settings: Settings | None,
+    locked: dict[int, Submission],
 ) -> None:
     """Refresh each submission after each message that moved its jobs, as if the messages
-    came one by one, from one lock and one grouped count of the submissions' jobs."""
+    came one by one, from one grouped count of the submissions' jobs (``locked``: those
+    already locked; any other is locked now)."""
     touched = set().union(*steps)
     if not touched:
         return
-    locked = {s.submission_id: s for s in repo.lock_submissions(session, touched)}
+    if rest := touched - locked.keys():  # a job's stored submission, not its event's
+        locked.update((s.submission_id, s) for s in repo.lock_submissions(session, rest))
     counts = repo.state_counts(session, touched)  # after the whole batch
     for step in steps:
         for sid, change in step.items():
@@ -242,7 +251,7 @@ def sweep_completed(uow: UnitOfWork, settings: Settings | None = None) -> None:
     rows = uow.session.scalars(
         select(Submission)
         .where(Submission.status_id == int(SubmissionStatus.COMPLETED))
-        .with_for_update(of=Submission, skip_locked=True)
+        .with_for_update(of=Submission, key_share=True, skip_locked=True)
     )
     for submission in rows:
         if not refresh(uow, submission, settings=settings):
@@ -258,7 +267,7 @@ def fail_stale_new(uow: UnitOfWork, limits: NewTimeouts, now: datetime | None = 
             Submission.status_id == int(SubmissionStatus.NEW),
             Submission.created < now - timedelta(seconds=limits.new_after),
         )
-        .with_for_update(of=Submission, skip_locked=True)
+        .with_for_update(of=Submission, key_share=True, skip_locked=True)
     ).all()
     failed = 0
     for submission in rows:
@@ -295,7 +304,7 @@ def _lock(uow: UnitOfWork, submission_id: int) -> Submission:
     submission = uow.session.scalar(
         select(Submission)
         .where(Submission.submission_id == submission_id)
-        .with_for_update(of=Submission)
+        .with_for_update(of=Submission, key_share=True)
     )
     if submission is None:
         raise LookupError(f"submission {submission_id} does not exist")

@@ -213,7 +213,7 @@ class Reconciler:
             sub = session.scalar(
                 select(Submission)
                 .where(Submission.submission_id == sid)
-                .with_for_update(of=Submission, skip_locked=True)
+                .with_for_update(of=Submission, key_share=True, skip_locked=True)
             )
             if sub is None or SubmissionStatus(sub.status_id) in drift.SETTLED:
                 return {}

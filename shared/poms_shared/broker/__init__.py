@@ -44,9 +44,16 @@ class Bus(Protocol):
         """Register a per-message consumer; takes effect on ``start``."""
 
     def subscribe_batch(
-        self, queue: QueueSpec, handler: BatchHandler, max_batch: int = 500, max_wait: float = 0.2
+        self,
+        queue: QueueSpec,
+        handler: BatchHandler,
+        max_batch: int = 500,
+        max_wait: float = 0.2,
+        workers: int = 1,
     ) -> None:
-        """Register a micro-batch consumer; takes effect on ``start``."""
+        """Register a micro-batch consumer; takes effect on ``start``. ``workers``: how
+        many batches may be handled at once (settled in order all the same); an adapter
+        may handle them one at a time."""
 
     def start(self) -> None:
         """Start consuming in background threads."""

@@ -116,9 +116,16 @@ class InProcessBus:
         self._add(_Subscription(queue, handler=handler))
 
     def subscribe_batch(
-        self, queue: QueueSpec, handler: BatchHandler, max_batch: int = 500, max_wait: float = 0.2
+        self,
+        queue: QueueSpec,
+        handler: BatchHandler,
+        max_batch: int = 500,
+        max_wait: float = 0.2,
+        workers: int = 1,
     ) -> None:
-        """Register a micro-batch consumer (its queue exists from now on)."""
+        """Register a micro-batch consumer (its queue exists from now on). Its batches
+        are handled one at a time whatever ``workers`` asks: this bus serves one
+        process, where a single worker thread keeps the embedded mode simple."""
         self._add(_Subscription(queue, None, handler, max(1, max_batch), max(0.0, max_wait)))
 
     def start(self) -> None:

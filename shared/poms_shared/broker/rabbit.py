@@ -100,10 +100,18 @@ class RabbitBus:
         self._subscriptions.append(Subscription(queue, handler=handler))
 
     def subscribe_batch(
-        self, queue: QueueSpec, handler: BatchHandler, max_batch: int = 500, max_wait: float = 0.2
+        self,
+        queue: QueueSpec,
+        handler: BatchHandler,
+        max_batch: int = 500,
+        max_wait: float = 0.2,
+        workers: int = 1,
     ) -> None:
-        """Register a micro-batch consumer; takes effect on ``start``."""
-        sub = Subscription(queue, None, handler, max(1, max_batch), max(0.0, max_wait))
+        """Register a micro-batch consumer; takes effect on ``start``. ``workers``
+        batches are handled at once (each in its own thread), still acked in order."""
+        sub = Subscription(
+            queue, None, handler, max(1, max_batch), max(0.0, max_wait), max(1, workers)
+        )
         self._subscriptions.append(sub)
 
     def start(self) -> None:

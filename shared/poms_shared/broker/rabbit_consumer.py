@@ -1,7 +1,7 @@
 """The consumer side of the RabbitMQ bus: one consume loop per subscription.
 
 Every consumer thread owns its connection (pika's BlockingConnection is not thread-safe).
-Handlers run in a helper thread while the consumer thread keeps servicing its
+Handlers run in helper threads while the consumer thread keeps servicing its
 connection, so heartbeats survive long handlers.
 """
 
@@ -49,6 +49,7 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     max_batch: int = 1
     max_wait: float = 0.0
+    workers: int = 1  # batches handled at once (a per-message consumer has one)
 
 
 def _decode_early(delivery: Delivery) -> None:
@@ -88,7 +89,8 @@ class Consumer:
             reraise=True,
         )
         # Handlers run here so this thread can keep the connection serviced meanwhile.
-        with ThreadPoolExecutor(1, thread_name_prefix=f"handle-{self.queue}") as handlers:
+        workers = self.sub.workers
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"handle-{self.queue}") as handlers:
             lost = False
             while not self.stopping.is_set():
                 try:
@@ -118,30 +120,33 @@ class Consumer:
         connection, channel = self.bus.connect(self.role)
         # Confirms on this channel make dead-letter publishes safe before the ack.
         channel.confirm_delivery()
-        # A batch consumer holds two batches: the next one arrives (and is decoded)
-        # while the handler works on the current one.
-        batch = self.sub.batch_handler is not None
-        channel.basic_qos(prefetch_count=2 * self.sub.max_batch if batch else self.bus.prefetch)
+        # A batch consumer holds a batch per handler thread and one more: the next one
+        # arrives (and is decoded) while the handlers work on theirs.
+        sub = self.sub
+        batch = sub.batch_handler is not None
+        held = (sub.workers + 1) * sub.max_batch
+        channel.basic_qos(prefetch_count=held if batch else self.bus.prefetch)
         return connection, channel
 
     def _consume(self, connection: Any, channel: Any, handlers: ThreadPoolExecutor) -> None:
-        """Receive, cut batches, hand each to the handler thread. A batch consumer
-        collects (and decodes) the next batch while the previous one is handled: with the
-        handler free, a batch goes when ``max_batch`` messages are in, ``max_wait`` after
-        its first, or when none came for a moment; with the handler busy, it grows until
-        ``max_batch`` and then waits in the handler thread's queue, so the handler starts
-        it the moment it is done with the one before (a batch cut short goes as soon as
-        the handler is free). So under load batches are full (a batch's fixed cost is paid
-        once for more events), no time is lost between them, and a quiet stream waits
-        little. Batches are settled in the order they were cut."""
+        """Receive, cut batches, hand each to the handler threads (``workers`` of them,
+        each handling one batch at a time). A batch consumer collects (and decodes) the
+        next batch while the previous ones are handled: with a handler thread free, a
+        batch goes when ``max_batch`` messages are in, ``max_wait`` after its first, or
+        when none came for a moment; with all of them busy, it grows until ``max_batch``
+        and then waits in the handlers' queue, so a handler starts it the moment it is
+        done with the one before (a batch cut short goes as soon as one is free). So
+        under load batches are full (a batch's fixed cost is paid once for more events),
+        no time is lost between them, and a quiet stream waits little. Batches are
+        settled in the order they were cut, whichever handler finishes first."""
         sub = self.sub
         batched = sub.batch_handler is not None
         idle = self.bus.poll_interval
         if batched:  # it wakes every BUSY_TICK at least, to see its handler finish
             idle = min(idle, sub.max_wait, BUSY_TICK)
-        # At most two batches are with the handler thread, the running one and the next:
-        # the prefetch (two batches) lets no more in until the first is acked.
-        most = 2 if batched else 1
+        # At most one batch more than there are handler threads is with them, the next
+        # one waiting: the prefetch lets no more in until the first is acked.
+        most = sub.workers + 1 if batched else 1
         pending: list[Delivery] = []
         in_flight: deque[Future[list[Settlement]]] = deque()
         deadline = 0.0
@@ -163,8 +168,9 @@ class Consumer:
                 stopping = self.stopping.is_set()
                 full = len(pending) >= sub.max_batch
                 due = method is None or time.monotonic() >= deadline
-                if pending and (stopping or full or (not in_flight and (due or freed))):
-                    if len(in_flight) >= most:  # the handler thread has all it may hold
+                free = len(in_flight) < sub.workers
+                if pending and (stopping or full or (free and (due or freed))):
+                    if len(in_flight) >= most:  # the handler threads have all they may hold
                         self._settle(channel, self._wait(connection, in_flight.popleft()))
                     in_flight.append(handlers.submit(self._job(pending)))
                     pending = []

@@ -68,6 +68,15 @@ def transactional(
     return handle
 
 
+@dataclass(frozen=True)
+class BatchSubscription:
+    """A micro-batch consumer of ``queue``; ``workers``: batches handled at once."""
+
+    queue: QueueSpec
+    handler: Callable[[list[Envelope]], None]
+    workers: int = 1
+
+
 @dataclass
 class Service:
     """What a service's ``bootstrap.build`` returns: wiring, not behaviour."""
@@ -76,9 +85,7 @@ class Service:
     db: Database
     bus: Bus
     subscriptions: list[tuple[QueueSpec, Callable[[Envelope], None]]] = field(default_factory=list)
-    batch_subscriptions: list[tuple[QueueSpec, Callable[[list[Envelope]], None]]] = field(
-        default_factory=list
-    )
+    batch_subscriptions: list[BatchSubscription] = field(default_factory=list)
     loops: list[Loop] = field(default_factory=list)
     relay: Loop | None = None
     on_start: list[Callable[[], None]] = field(default_factory=list)
@@ -97,8 +104,8 @@ class Service:
     def subscribe_all(self) -> None:
         for queue, handler in self.subscriptions:
             self.bus.subscribe(queue, handler)
-        for queue, batch_handler in self.batch_subscriptions:
-            self.bus.subscribe_batch(queue, batch_handler)
+        for sub in self.batch_subscriptions:
+            self.bus.subscribe_batch(sub.queue, sub.handler, workers=sub.workers)
 
     def start_loops(self) -> None:
         for loop in [*self.loops, *([self.relay] if self.relay else [])]:

@@ -174,7 +174,13 @@ def counts_of(states: Counter[int]) -> JobCounts:
 
 
 def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Submission]:
-    """The submissions, locked in id order (so concurrent batches cannot deadlock)."""
+    """The submissions, locked in id order (so concurrent batches cannot deadlock).
+
+    The lock is FOR NO KEY UPDATE, as are all the tracker's locks of submissions: a
+    status change never touches the key. Another transaction inserting this submission's
+    jobs holds a KEY SHARE lock on its row (the foreign key check), which FOR UPDATE would
+    wait for, and with two batches in flight one's roll-up could then wait for the
+    other's COPY while that COPY waits for the first batch's rows: a deadlock."""
     locked: list[Submission] = []
     for chunk in _chunks(sorted(set(submission_ids))):
         locked.extend(
@@ -182,7 +188,7 @@ def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Su
                 select(Submission)
                 .where(Submission.submission_id.in_(chunk))
                 .order_by(Submission.submission_id)
-                .with_for_update(of=Submission)
+                .with_for_update(of=Submission, key_share=True)
             )
         )
     return locked
