@@ -260,8 +260,8 @@ def test_folding_rows_fold_the_messages_as_the_copy_reads_them() -> None:
         [seen("running", 1, sid=m % 4, job=f"{m}.{n}") for n in range(per)] for m in range(7)
     ]
     messages.insert(2, [seen("completed", 2, sid=0, job="0.1", exit_code=0)])  # moves a job again
-    fold = Fold({})
-    rows = FoldingRows(fold, messages, T0)
+    rows = FoldingRows({}, messages, T0)
+    fold = rows.fold
     first = rows.read(COPY_CHUNK)
     assert len(first.splitlines()) >= COPY_ROWS
     assert len(fold.steps) < len(messages)  # the rest is folded as the COPY goes on
@@ -273,3 +273,21 @@ def test_folding_rows_fold_the_messages_as_the_copy_reads_them() -> None:
     whole = fold_job_events(messages, {})
     assert (fold.result().changes, fold.result().steps) == (whole.changes, whole.steps)
     assert [c.batch_job_id for c in fold.result().moved] == ["0.1"]
+
+
+def test_a_fold_keeps_first_events_only_for_a_copy_that_asked_for_them() -> None:
+    messages = [[seen("running", 1, job="1.0"), seen("idle", 1, job="1.1")]]
+    messages.append([seen("completed", 2, job="1.0", exit_code=0), seen("idle", 1, job="1.2")])
+    plain = Fold({})
+    for events in messages:
+        plain.add(events)
+    assert plain.first_events is None
+    firsts: list[JobEvent] = []
+    kept = Fold({}, firsts)
+    for events in messages:
+        kept.add(events)
+    assert [e.batch_job_id for e in firsts] == ["1.0", "1.1", "1.2"]
+    assert (kept.result().changes, kept.result().steps) == (
+        plain.result().changes,
+        plain.result().steps,
+    )

@@ -231,15 +231,18 @@ def fold_job_events(messages: list[list[JobEvent]], stored: Mapping[JobKey, Stor
 
 
 class Fold:
-    """``fold_job_events`` a message at a time. ``first_events``: each job's first
-    event, in the order the jobs were first seen (whatever came of them after)."""
+    """``fold_job_events`` a message at a time. ``first_events``, when given: a list the
+    fold appends each job's first event to, in the order the jobs were first seen
+    (whatever came of them after), for a COPY that writes them as it goes."""
 
-    def __init__(self, stored: Mapping[JobKey, StoredJob]) -> None:
+    def __init__(
+        self, stored: Mapping[JobKey, StoredJob], first_events: list[JobEvent] | None = None
+    ) -> None:
         self.stored = stored
         self.changes: dict[JobKey, JobChange] = {}
         self.fresh: dict[JobKey, JobEvent] = {}  # jobs first seen, by their only event so far
         self.steps: list[Step] = []
-        self.first_events: list[JobEvent] = []
+        self.first_events = first_events
 
     def add(self, events: list[JobEvent]) -> None:
         """Fold the next message."""
@@ -249,7 +252,8 @@ class Fold:
         keys = list(map(_KEY, events))
         if _all_new(keys, (changes, fresh, stored)):
             fresh.update(zip(keys, events, strict=True))
-            self.first_events.extend(events)
+            if (firsts := self.first_events) is not None:
+                firsts.extend(events)
             for (sid, name), count in Counter(map(_SUBMISSION_STATE, events)).items():
                 step.setdefault(sid, {})[STATE_NAMES[name]] = count
             return
@@ -265,7 +269,8 @@ class Fold:
                 view, sid = found.view, found.submission_id
             else:
                 fresh[key] = event
-                self.first_events.append(event)
+                if (firsts := self.first_events) is not None:
+                    firsts.append(event)
                 _count(step, event.submission_id, None, state)
                 continue
             if not accept_job_event(view, state, event.seq):
@@ -376,37 +381,42 @@ def fold_and_write_unread(
     submissions the write moved; JobsExist, nothing written, if a job the batch took
     for new has a row."""
     session.flush()  # pending ORM rows first: the statements below bypass the unit of work
-    fold = Fold(stored)
-    rows = FoldingRows(fold, messages, now)
+    rows = FoldingRows(stored, messages, now)
     if not _copy_into_jobs(session, rows):
         raise JobsExist("a job taken for new has a row")
-    folded = fold.result()
+    folded = rows.fold.result()
     for change in folded.moved:
         change.existing = True  # the row of its first event is in
     moved = rows.submissions
-    return fold.steps, moved | _merge_staged(session, folded.moved, now) if folded.moved else moved
+    if folded.moved:
+        moved |= _merge_staged(session, folded.moved, now)
+    return folded.steps, moved
 
 
 class FoldingRows:
-    """COPY text of each job's first event (``_fresh_tsv``), folding the messages as the
-    COPY reads it: ``COPY_ROWS`` rows or more a piece (every message is folded by the
-    time it returns ""). ``submissions``: those of the rows handed out."""
+    """COPY text of each job's first event (``_fresh_tsv``), folding the messages onto
+    ``stored`` as the COPY reads it: ``COPY_ROWS`` rows or more a piece (every message is
+    in ``fold`` by the time it returns ""). ``submissions``: those of the rows handed out."""
 
-    def __init__(self, fold: Fold, messages: list[list[JobEvent]], updated: datetime) -> None:
-        self._fold = fold
+    def __init__(
+        self, stored: Mapping[JobKey, StoredJob], messages: list[list[JobEvent]], updated: datetime
+    ) -> None:
+        self._pending: list[JobEvent] = []
+        self.fold = Fold(stored, self._pending)
         self._messages = iter(messages)
         self._updated = updated
         self.submissions: set[int] = set()
 
     def read(self, size: int = -1) -> str:
-        fold = self._fold
-        while len(fold.first_events) < COPY_ROWS:
+        pending, fold = self._pending, self.fold
+        while len(pending) < COPY_ROWS:
             if (events := next(self._messages, None)) is None:
                 break
             fold.add(events)
-        piece, fold.first_events = fold.first_events, []
-        self.submissions.update(map(_SUBMISSION, piece))
-        return _fresh_tsv(piece, self._updated)
+        self.submissions.update(map(_SUBMISSION, pending))
+        piece = _fresh_tsv(pending, self._updated)
+        pending.clear()
+        return piece
 
 
 def _copy_into_jobs(session: Session, rows: CopyRows | FoldingRows) -> bool:
