@@ -14,7 +14,9 @@ Figures:
   (``POMS_BENCH_INGEST_EVENTS``, default 200 000, in messages of 100); ``baseline`` = a bare
   pika consumer writing the same job rows with COPY, same run, same messages; ``ratio`` =
   value / baseline (target at least 0.8); ``cpu_s`` / ``baseline_cpu_s``: the machine's busy
-  CPU seconds during each side. ``tracker_ingest_events``: the event count.
+  CPU seconds during each side. Pairs of the two sides run ``POMS_BENCH_INGEST_ROUNDS``
+  times (default 3); the figures are the median pair's, ``ratios`` every pair's.
+  ``tracker_ingest_events``: the event count.
 - ``located_to_dependent_launch_p95``: seconds from the locating event (declared output of
   a Completed submission, through the REST API) to the dependent stage's submission being
   created and queued for launch, four service processes; also p50 and the count (target
@@ -45,7 +47,7 @@ from typing import Any
 
 from dependent_launch import dependent_launch
 from launch_burst import launch_burst
-from tracker_ingest import tracker_ingest
+from tracker_ingest import event_count, round_count, tracker_ingest
 from ui_pages import ui_pages
 
 from poms_shared.demo import DEMO_CAMPAIGN
@@ -152,6 +154,7 @@ def ingest() -> list[dict[str, Any]]:
             baseline_publish_s=round(got["baseline_publish_s"], 3),
             cpu_s=got["cpu_s"],
             baseline_cpu_s=got["baseline_cpu_s"],
+            ratios=got["ratios"],
             complete=got["complete"],
         ),
         emit("tracker_ingest_events", got["events"], "events"),
@@ -209,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown: {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
             file=sys.stderr,
         )
+        return 2
+    try:  # settings read by the benchmarks, checked before the first one runs
+        event_count()
+        round_count()
+    except ValueError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
         return 2
     records: list[dict[str, Any]] = []
     for names, run in BENCHMARKS:
