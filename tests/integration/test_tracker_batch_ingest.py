@@ -677,6 +677,52 @@ def test_jobs_of_a_submission_without_jobs_are_not_looked_up(
     }
 
 
+@pytest.mark.parametrize(
+    "kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.integration)]
+)
+def test_a_submission_without_jobs_is_rolled_up_from_the_batch_alone(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The jobs of a submission that had none before the batch are all in the batch: its
+    roll-up needs no count of the table. One that had jobs is counted, and both end as
+    if their messages came one by one (the counts in the history reasons included)."""
+    counted: list[set[int]] = []
+    real = handlers.repo.state_counts
+
+    def spy(session: Any, sids: Any) -> Any:
+        counted.append(set(sids))
+        return real(session, sids)
+
+    with two_databases(kind, tmp_path) as (batched, single):
+        sids = [make_submission(db, []) for db in (batched, single) for _ in range(2)]
+        old, fresh = sids[:2]
+        first = envelopes([[seen(old, 0, "running", 1)]])
+        for db in (batched, single):
+            deliver(db, first)
+        stream = envelopes(
+            [
+                [seen(old, 1, "running", 1)],
+                [seen(fresh, 0, "running", 1), seen(fresh, 1, "running", 1)],
+                [seen(fresh, 0, "completed", 2, 0)],
+                [seen(fresh, 1, "completed", 3, 0)],
+            ]
+        )
+        monkeypatch.setattr(handlers.repo, "state_counts", spy)
+        deliver(batched, stream)
+        assert counted == [{old}]
+
+        for envelope in stream:
+            deliver(single, [envelope])
+        _, statuses, history, _ = result = outcome(batched)
+        assert result == outcome(single)
+        assert (S(statuses[old]), S(statuses[fresh])) == (S.RUNNING, S.COMPLETED)
+        assert [S(status) for sid, status, _ in history if sid == fresh] == [
+            S.NEW,
+            S.RUNNING,
+            S.COMPLETED,
+        ]
+
+
 # Job ids the array text sent to PostgreSQL must quote or escape, and the look-up's chunks.
 ODD_IDS = ["a,b", 'q"uote', "back\\slash", "{brace}", "NULL", " spaced ", "tab\tnew\nline", "é"]
 

@@ -6,6 +6,7 @@ Roll-up, the located check and transitions of one submission are in ``status``.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -97,10 +98,9 @@ def on_job_events(
 ) -> None:
     """A report naming a submission that does not exist is refused whole (dead-lettered
     with the reason), as ``POST /api/v1/job-events`` refuses it with a 400."""
-    named = {e.submission_id for e in evt.events}
-    _refuse_unknown(uow.session, named)
+    locked = _lock_named(uow.session, {e.submission_id for e in evt.events})
     _observe(evt.events)
-    _apply(uow.session, [evt.events], named, lambda index: uow, settings)
+    _apply(uow.session, [evt.events], locked, lambda index: uow, settings)
 
 
 def ingest_job_reports(
@@ -118,11 +118,10 @@ def ingest_job_reports(
     for envelope in envelopes:
         assert isinstance(envelope.payload, JobEventsReported)
         messages.append(envelope.payload.events)
-    named = {e.submission_id for events in messages for e in events}
-    _refuse_unknown(session, named)
+    locked = _lock_named(session, {e.submission_id for events in messages for e in events})
     _observe([e for events in messages for e in events])
     units = [UnitOfWork(session, cause=envelope) for envelope in envelopes]
-    return _apply(session, messages, named, units.__getitem__, settings)
+    return _apply(session, messages, locked, units.__getitem__, settings)
 
 
 def ingest_job_events(
@@ -132,9 +131,9 @@ def ingest_job_events(
     submissions are dropped)."""
     events = list(events)
     _observe(events)
-    known = repo.known_submissions(uow.session, {e.submission_id for e in events})
-    mine = [e for e in events if e.submission_id in known]  # strangers are not ours
-    return _apply(uow.session, [mine], known, lambda index: uow, settings)
+    locked = _locked(uow.session, {e.submission_id for e in events})
+    mine = [e for e in events if e.submission_id in locked]  # strangers are not ours
+    return _apply(uow.session, [mine], locked, lambda index: uow, settings)
 
 
 def _observe(events: list[JobEvent]) -> None:
@@ -142,38 +141,48 @@ def _observe(events: list[JobEvent]) -> None:
     JOB_EVENTS.labels("received").inc(len(events))
 
 
-def _refuse_unknown(session: Session, wanted: set[int]) -> None:
-    if unknown := sorted(wanted - repo.known_submissions(session, wanted)):
+def _locked(session: Session, wanted: set[int]) -> dict[int, Submission]:
+    """Those of the submissions that exist, by id, locked (in id order) for this batch.
+
+    Locked before their jobs are read or written, not only for the roll-up: another
+    transaction writing jobs of one of them (a second batch in flight, another tracker)
+    waits for this one's commit, so every roll-up counts all the jobs written before it.
+    A roll-up blind to another's uncommitted jobs could end a submission Completed, for
+    good, while some of its jobs still run."""
+    return {s.submission_id: s for s in repo.lock_submissions(session, wanted)}
+
+
+def _lock_named(session: Session, wanted: set[int]) -> dict[int, Submission]:
+    """``_locked``; LookupError naming them if some of the submissions do not exist."""
+    locked = _locked(session, wanted)
+    if unknown := sorted(wanted - locked.keys()):
         if len(unknown) == 1:
             what = f"submission {unknown[0]} does not exist"
         else:
             what = f"submissions {', '.join(map(str, unknown))} do not exist"
         raise LookupError(f"{what}; the job events report is refused")
+    return locked
 
 
 def _apply(
     session: Session,
     messages: list[list[JobEvent]],
-    named: set[int],
+    locked: dict[int, Submission],
     uow_for: Callable[[int], UnitOfWork],
     settings: Settings | None = None,
 ) -> set[int]:
     """Write the messages' job events, then roll up what each message did, in order
-    (``named``: the submissions the events name, all existing; ``uow_for(index)``: the
-    unit of work of the index-th message's status events)."""
+    (``locked``: ``_locked`` of the submissions the events name, every one of them;
+    ``uow_for(index)``: the unit of work of the index-th message's status events)."""
     if not any(messages):
         return set()
-    # Locked before their jobs are written, not only for the roll-up: another transaction
-    # writing jobs of one of them (a second batch in flight, another tracker) waits for
-    # this one's commit, so every roll-up counts all the jobs written before it. A roll-up
-    # blind to another's uncommitted jobs could end a submission Completed, for good,
-    # while some of its jobs still run.
-    locked = {s.submission_id: s for s in repo.lock_submissions(session, named)}
-    steps, written = repo.write_job_events(session, messages, named)
+    named = set(locked)
+    had_jobs = repo.submissions_with_jobs(session, named)
+    steps, written = repo.write_job_events(session, messages, named, had_jobs)
     covered = set().union(*steps)
     if stray := written - covered:  # moved by the write yet by no fold step: roll up last
         steps[-1] = {**steps[-1], **{sid: {} for sid in stray}}
-    _roll_up(session, steps, uow_for, settings, locked)
+    _roll_up(session, steps, uow_for, settings, locked, named - had_jobs)
     return covered | stray
 
 
@@ -183,19 +192,23 @@ def _roll_up(
     uow_for: Callable[[int], UnitOfWork],
     settings: Settings | None,
     locked: dict[int, Submission],
+    jobless: set[int],
 ) -> None:
     """Refresh each submission after each message that moved its jobs, as if the messages
     came one by one, from one grouped count of the submissions' jobs (``locked``: those
-    already locked; any other is locked now)."""
+    already locked, any other is locked now; ``jobless``: locked ones that had no job
+    before the batch, whose counts are then all in the steps, and are not counted)."""
     touched = set().union(*steps)
     if not touched:
         return
     if rest := touched - locked.keys():  # a job's stored submission, not its event's
         locked.update((s.submission_id, s) for s in repo.lock_submissions(session, rest))
-    counts = repo.state_counts(session, touched)  # after the whole batch
+    counts = repo.state_counts(session, touched - jobless)  # after the whole batch
     for step in steps:
         for sid, change in step.items():
-            counts[sid].subtract(change)  # back to before the batch
+            if sid not in jobless:
+                counts[sid].subtract(change)  # back to before the batch
+    counts.update((sid, Counter()) for sid in touched & jobless)  # nothing before it
     ask = True  # after one catalog failure the rest of the batch does not wait on it again
     for index, step in enumerate(steps):
         for sid in sorted(step):

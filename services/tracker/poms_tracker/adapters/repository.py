@@ -46,26 +46,17 @@ STATE_NAMES = job_upsert.STATE_NAMES
 READ_CHUNK = 5000  # ids per look-up statement (SQLite binds at most 32766 values)
 
 
-def known_submissions(session: Session, submission_ids: Iterable[int]) -> set[int]:
-    """Those of ``submission_ids`` that exist."""
-    wanted = sorted(set(submission_ids))
-    found: set[int] = set()
-    for chunk in _chunks(wanted):
-        found.update(
-            session.scalars(
-                select(Submission.submission_id).where(Submission.submission_id.in_(chunk))
-            )
-        )
-    return found
-
-
 def write_job_events(
-    session: Session, messages: list[list[JobEvent]], named: Collection[int]
+    session: Session,
+    messages: list[list[JobEvent]],
+    named: Collection[int],
+    with_jobs: set[int] | None = None,
 ) -> tuple[list[Step], set[int]]:
     """Fold the messages' events per job onto the stored jobs and write them with one
     statement. Returns what each message did to the job counts, and the submissions
     whose jobs the write moved. Every submission the events name (``named``, as the
-    caller has already collected them) must exist.
+    caller has already collected them) must exist; ``with_jobs``: those of them that
+    have a job row, when the caller has looked (``submissions_with_jobs``).
 
     On PostgreSQL the jobs reported under a submission that has none yet (a
     submission's first report, most of a new campaign's events) are not looked up: they
@@ -74,7 +65,8 @@ def write_job_events(
     it since), nothing is written and the batch is folded again from a full look-up."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        with_jobs = submissions_with_jobs(session, named)
+        if with_jobs is None:
+            with_jobs = submissions_with_jobs(session, named)
         if len(with_jobs) < len(named):  # some jobs need no look-up
             wanted = job_upsert.job_keys(messages, among=with_jobs) if with_jobs else set()
             try:
