@@ -3,6 +3,7 @@ each message leaves for the roll-up (pure Python, no database)."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -144,6 +145,16 @@ def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
 def test_counts_from_states_ignore_what_a_concurrent_writer_made_negative() -> None:
     states = Counter({int(RUNNING): 2, int(COMPLETED): 1, int(JobState.REMOVED): 1, int(IDLE): -1})
     assert counts_of(states) == JobCounts(running=2, completed=1, cancelled=1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_counts_from_numbers_by_state_are_those_of_the_list_of_states(seed: int) -> None:
+    rng = random.Random(seed)
+    states = [rng.choice(list(JobState)) for _ in range(rng.randrange(0, 60))]
+    numbers = Counter(map(int, states))
+    assert counts_of(numbers) == JobCounts.of(states)
+    numbers[int(rng.choice(list(JobState)))] -= 1000  # made negative: none of that state
+    assert counts_of(numbers) == JobCounts.of([s for s in states if numbers[int(s)] > 0])
 
 
 def test_copy_rows_of_many_changes_are_built_column_by_column_alike() -> None:

@@ -159,10 +159,7 @@ def state_counts(session: Session, submission_ids: Iterable[int]) -> dict[int, C
 
 def counts_of(states: Counter[int]) -> JobCounts:
     """Job counts from jobs by state (negative numbers taken as none)."""
-    jobs: list[JobState] = []
-    for state, n in states.items():
-        jobs.extend([JobState(state)] * n)
-    return JobCounts.of(jobs)
+    return JobCounts.tally(states)
 
 
 def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Submission]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from poms_shared.domain.statuses import JobState, SubmissionStatus
@@ -54,6 +55,23 @@ class JobCounts:
     def __str__(self) -> str:
         parts = [f"{n} {name}" for name, n in vars(self).items() if n]
         return ", ".join(parts) or "no jobs"
+
+    @classmethod
+    def tally(cls, jobs: Mapping[int, int]) -> JobCounts:
+        """From the number of jobs in each state (by ``JobState`` value; a negative number
+        counts as none), as ``of`` counts a list of their states."""
+
+        def n(state: JobState) -> int:
+            return max(0, jobs.get(state, 0))
+
+        return cls(
+            idle=n(JobState.IDLE),
+            running=n(JobState.RUNNING),
+            held=n(JobState.HELD),
+            completed=n(JobState.COMPLETED),
+            failed=n(JobState.FAILED),
+            cancelled=n(JobState.CANCELLED) + n(JobState.REMOVED),
+        )
 
     @classmethod
     def of(cls, states: list[JobState]) -> JobCounts:
