@@ -47,6 +47,7 @@ from typing import Any
 
 from dependent_launch import dependent_launch
 from launch_burst import launch_burst
+from quiet import settle
 from tracker_ingest import event_count, round_count, tracker_ingest
 from ui_pages import ui_pages
 
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     for names, run in BENCHMARKS:
         if not wanted or wanted & set(names):
+            settle()  # not timed; what the one before wrote is flushed before this one
             records += run()
     write_results(records, partial=bool(wanted))
     return 0

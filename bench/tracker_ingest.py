@@ -36,6 +36,7 @@ from typing import Any
 
 import pika
 import pika.exceptions
+from quiet import settle
 from sqlalchemy import func, select
 
 from poms_shared.broker.names import EXCHANGE, TRACKER_JOB_EVENTS, routing_key
@@ -189,10 +190,12 @@ def _publish(amqp_url: str, messages: list[Message]) -> float:
 def _timed_ingest(
     db: Database, amqp_url: str, messages: list[Message], events: int
 ) -> dict[str, Any]:
-    """Publish every message, then wait for every job row: events/s and publish seconds.
+    """On a settled server, publish every message, then wait for every job row: events/s
+    and publish seconds.
 
     After ``TIMEOUT`` the rate is that of the rows written so far, flagged incomplete.
     """
+    settle()
     busy = _busy_cpu_seconds()
     started = time.perf_counter()
     published = _publish(amqp_url, messages)

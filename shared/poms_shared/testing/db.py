@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from poms_shared.db.migrate import upgrade
@@ -63,6 +63,22 @@ def postgres_database(url: str | None = None) -> Iterator[Database]:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+def checkpoint(url: str | None = None) -> str | None:
+    """Have the server write back now what earlier work left in its buffers (``CHECKPOINT``),
+    so that write-back does not land in the middle of the next timed run. None when done;
+    otherwise why not (a role that may not checkpoint, no server): the caller goes on."""
+    base = url or os.environ.get(ENV_URL) or DEFAULT_POSTGRES_URL
+    engine = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    except (OperationalError, ProgrammingError) as exc:
+        return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    finally:
+        engine.dispose()
+    return None
 
 
 def with_search_path(url: str, schema: str) -> str:
