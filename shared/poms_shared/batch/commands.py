@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping
 
-from poms_shared.batch.port import BatchError
+from poms_shared.batch.errors import BatchError
 
 COMMAND_TIMEOUT = 60.0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
+from poms_shared.batch.errors import BatchError
 from poms_shared.batch.local_poll import PollResult
 from poms_shared.batch.observed import Observation
 
@@ -22,10 +23,6 @@ __all__ = ["BatchBackend", "BatchError", "DescribesJobs", "Description", "Observ
 # job id (``<C>.<P>@...``, as JobEvent.batch_job_id) -> the backend's word on it now;
 # None (or no entry for a job of an asked cluster): the backend does not know the job
 Description = dict[str, Observation | None]
-
-
-class BatchError(RuntimeError):
-    """The batch system refused or failed a request; the message says what it printed."""
 
 
 class BatchBackend(Protocol):
