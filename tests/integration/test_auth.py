@@ -29,6 +29,7 @@ from poms_shared.db.tables import AuditEntry, OutboxMessage
 from poms_shared.demo import DEMO_CAMPAIGN, DEMO_EXPERIMENT, demo_ini
 from poms_shared.demo.load import load_samples
 from poms_shared.settings import Settings
+from poms_shared.testing.stack import free_port
 from poms_shared.testing.submissions import add_submissions
 from poms_web.adapters import launching
 from poms_web.app import create_app
@@ -226,6 +227,11 @@ def test_poms_admin_bootstraps_a_user_who_can_then_call_the_api(
     assert me["memberships"] == {"dune": "production"}
     assert poms(["admin", "member", "carol", "nowhere", "production"]) == 1
     assert "no experiment 'nowhere'" in capsys.readouterr().err
+    monkeypatch.setenv("POMS_DATABASE_URL", f"postgresql://poms@127.0.0.1:{free_port()}/poms")
+    assert poms(["admin", "members", "dune"]) == 1
+    refused = capsys.readouterr().err
+    assert refused.startswith("poms: the database refused: OperationalError") and "\n" in refused
+    assert "Traceback" not in refused
 
 
 # ---- the permission matrix ------------------------------------------------------------

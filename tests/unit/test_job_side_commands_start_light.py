@@ -1,8 +1,11 @@
-"""The commands a launch or a job runs many times start without the service libraries.
+"""The commands a launch or a job runs many times, and ``poms``, start without the
+service libraries.
 
 ``poms-local-submit`` runs once per launch and ``poms-local-job`` once per job; each
 Python start that loads the message models (pydantic) or the database layer spends a
 quarter of a second of CPU on it, which a launch burst pays hundreds of times over.
+``poms`` talks to the REST API; only ``poms admin`` needs the database, and loads it
+when one of its commands runs (``poms --help`` went from 1.3 s to 0.1 s).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ HEAVY = ("pydantic", "sqlalchemy", "poms_shared.contracts", "poms_shared.db")
         "poms_shared.demo.scripts",
         "poms_shared.wrapper.jobsub",
         "poms_shared.wrapper.run_script",
+        "poms_shared.cli.main",  # poms
     ],
 )
 def test_a_job_side_command_loads_no_message_models_nor_database(module: str) -> None:

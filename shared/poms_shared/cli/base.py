@@ -24,6 +24,10 @@ class UsageError(Exception):
     """The command line asks for something that cannot be done as written (exit 2)."""
 
 
+class Refused(Exception):
+    """A command was refused or failed (the message says why): exit status 1."""
+
+
 class Cancelled(Exception):
     """The person answered no when asked to confirm (exit 1)."""
 

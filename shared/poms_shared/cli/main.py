@@ -18,14 +18,12 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import argcomplete
-from sqlalchemy.exc import SQLAlchemyError
 
 from poms_shared.cli import admin, campaign, people, stage, submission, templates
-from poms_shared.cli.base import COMMON, Cancelled, UsageError
+from poms_shared.cli.base import COMMON, Cancelled, Refused, UsageError
 from poms_shared.cli.client import ApiError, Client, Unreachable
 from poms_shared.cli.config import ConfigError, config_path, load_config
 from poms_shared.cli.output import as_json
-from poms_shared.db.identity import IdentityError
 
 OK, FAILED, USAGE, UNREACHABLE = 0, 1, 2, 3
 
@@ -79,11 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_api(args)
     try:
         out: Any = args.run(args)
-    except IdentityError as exc:
+    except Refused as exc:
         print(f"poms: {exc}", file=sys.stderr)
-        return 1
-    except SQLAlchemyError as exc:
-        print(f"poms: the database refused: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1
     if out:
         print(out)
