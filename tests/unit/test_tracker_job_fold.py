@@ -25,7 +25,6 @@ from poms_tracker.adapters.job_upsert import (
     fold_job_events,
     job_keys,
 )
-from poms_tracker.adapters.repository import counts_of
 from poms_tracker.domain.rules import JobCounts, JobView
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -144,7 +143,7 @@ def test_copy_rows_escape_what_the_text_format_would_misread() -> None:
 
 def test_counts_from_states_ignore_what_a_concurrent_writer_made_negative() -> None:
     states = Counter({int(RUNNING): 2, int(COMPLETED): 1, int(JobState.REMOVED): 1, int(IDLE): -1})
-    assert counts_of(states) == JobCounts(running=2, completed=1, cancelled=1)
+    assert JobCounts.tally(states) == JobCounts(running=2, completed=1, cancelled=1)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -152,9 +151,15 @@ def test_counts_from_numbers_by_state_are_those_of_the_list_of_states(seed: int)
     rng = random.Random(seed)
     states = [rng.choice(list(JobState)) for _ in range(rng.randrange(0, 60))]
     numbers = Counter(map(int, states))
-    assert counts_of(numbers) == JobCounts.of(states)
+    assert JobCounts.tally(numbers) == listed(states)
     numbers[int(rng.choice(list(JobState)))] -= 1000  # made negative: none of that state
-    assert counts_of(numbers) == JobCounts.of([s for s in states if numbers[int(s)] > 0])
+    assert JobCounts.tally(numbers) == listed([s for s in states if numbers[int(s)] > 0])
+
+
+def listed(states: list[JobState]) -> JobCounts:
+    """The counts, one job at a time (a removed job counts as cancelled)."""
+    names = ["cancelled" if s == JobState.REMOVED else s.name.lower() for s in states]
+    return JobCounts(**{name: names.count(name) for name in set(names)})
 
 
 def test_copy_rows_of_many_changes_are_built_column_by_column_alike() -> None:

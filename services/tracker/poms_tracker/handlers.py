@@ -35,6 +35,7 @@ from poms_tracker.adapters import files
 from poms_tracker.adapters import repository as repo
 from poms_tracker.adapters.job_upsert import Step
 from poms_tracker.domain.launch_timeout import NewSubmission, NewTimeouts, launch_failed_reason
+from poms_tracker.domain.rules import JobCounts
 from poms_tracker.metrics import LAUNCHES_TIMED_OUT, observe_job_events
 from poms_tracker.status import refresh, transition
 
@@ -213,7 +214,7 @@ def _roll_up(
     for index, step in enumerate(steps):
         for sid in sorted(step):
             counts[sid].update(step[sid])
-            jobs = repo.counts_of(counts[sid])
+            jobs = JobCounts.tally(counts[sid])
             ask = refresh(uow_for(index), locked[sid], jobs, settings, ask_catalog=ask) and ask
 
 

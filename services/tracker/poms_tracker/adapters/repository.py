@@ -139,7 +139,7 @@ def _chunks(items: list[T]) -> Iterator[list[T]]:
 
 
 def job_counts(session: Session, submission_id: int) -> JobCounts:
-    return counts_of(state_counts(session, [submission_id])[submission_id])
+    return JobCounts.tally(state_counts(session, [submission_id])[submission_id])
 
 
 def state_counts(session: Session, submission_ids: Iterable[int]) -> dict[int, Counter[int]]:
@@ -155,11 +155,6 @@ def state_counts(session: Session, submission_ids: Iterable[int]) -> dict[int, C
         for sid, state, n in rows:
             counts[sid][state] = n
     return counts
-
-
-def counts_of(states: Counter[int]) -> JobCounts:
-    """Job counts from jobs by state (negative numbers taken as none)."""
-    return JobCounts.tally(states)
 
 
 def lock_submissions(session: Session, submission_ids: Iterable[int]) -> list[Submission]:

@@ -58,8 +58,8 @@ class JobCounts:
 
     @classmethod
     def tally(cls, jobs: Mapping[int, int]) -> JobCounts:
-        """From the number of jobs in each state (by ``JobState`` value; a negative number
-        counts as none), as ``of`` counts a list of their states."""
+        """From the number of jobs in each state (by ``JobState`` value; a negative number,
+        left by subtracting a concurrent writer's changes, counts as none)."""
 
         def n(state: JobState) -> int:
             return max(0, jobs.get(state, 0))
@@ -71,17 +71,6 @@ class JobCounts:
             completed=n(JobState.COMPLETED),
             failed=n(JobState.FAILED),
             cancelled=n(JobState.CANCELLED) + n(JobState.REMOVED),
-        )
-
-    @classmethod
-    def of(cls, states: list[JobState]) -> JobCounts:
-        return cls(
-            idle=states.count(JobState.IDLE),
-            running=states.count(JobState.RUNNING),
-            held=states.count(JobState.HELD),
-            completed=states.count(JobState.COMPLETED),
-            failed=states.count(JobState.FAILED),
-            cancelled=states.count(JobState.CANCELLED) + states.count(JobState.REMOVED),
         )
 
 
